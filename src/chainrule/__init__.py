@@ -1,0 +1,41 @@
+"""chainrule: backpropagation done right.
+
+Computes the gradient of a feed-forward network's loss with respect to every weight by the chain
+rule, in the notation of "Backpropagation explained, Part 4: Calculating the gradient":
+
+    dC0/dw_jk^(l) = dC0/da_j^(l) * g'^(l)(z_j^(l)) * a_k^(l-1)
+
+>>> import chainrule as cr
+>>> net = cr.Network([2, 3, 2], activation="sigmoid", bias=False, seed=0)
+>>> g = cr.gradients(net, [[0.5, -1.0]], [[0.0, 1.0]])
+>>> g.dW[2].shape      # dC/dW^(2), shaped like W^(2): (n_2, n_1)
+(2, 3)
+"""
+
+from .activations import ACTIVATIONS, Activation, get_activation
+from .backprop import Gradients, cost, gradients
+from .errors import ChainruleError
+from .gradcheck import GradcheckResult, gradcheck
+from .layers import LayerList
+from .losses import LOSSES, Loss, get_loss
+from .network import Network, Trace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "Activation",
+    "ChainruleError",
+    "GradcheckResult",
+    "Gradients",
+    "LayerList",
+    "Loss",
+    "Network",
+    "Trace",
+    "cost",
+    "get_activation",
+    "get_loss",
+    "gradcheck",
+    "gradients",
+]

@@ -1,0 +1,178 @@
+"""Checks at the public edge. Everything past them trusts its inputs.
+
+Each check raises :class:`~chainrule.errors.ChainruleError` with a message that names the array
+or layer, what was expected, and what came.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import ChainruleError
+
+__all__ = ["as_inputs", "as_targets", "as_sample_weight", "check_finite", "as_numeric"]
+
+
+def as_numeric(name: str, values: Any, dtype: np.dtype) -> np.ndarray:
+    """``values`` as an array of ``dtype``; a clear error for strings, objects, complex numbers."""
+    try:
+        arr = np.asarray(values)
+    except Exception as exc:  # ragged nested lists, for example
+        raise ChainruleError(f"{name} could not be read as a numeric array: {exc}") from None
+    if arr.dtype.kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ChainruleError(
+                f"{name} must be numeric; it holds Python objects that are not numbers "
+                f"(first: {arr.flat[0]!r})" if arr.size else f"{name} must be numeric"
+            ) from None
+    if arr.dtype.kind not in "biuf":
+        what = {"U": "strings", "S": "bytes", "c": "complex numbers", "M": "dates", "m": "time deltas"}
+        raise ChainruleError(
+            f"{name} must be numeric (bool, int or float); got dtype {arr.dtype} "
+            f"({what.get(arr.dtype.kind, 'not numbers')})"
+        )
+    return arr.astype(dtype, copy=False)
+
+
+def check_finite(name: str, arr: np.ndarray, index_names: tuple[str, ...] = ("row", "column")) -> None:
+    """Raise if ``arr`` holds NaN or inf, naming the first place where it does.
+
+    A sum is finite exactly when every term is finite unless it overflows, so the cheap sum is
+    tried first and the elementwise check runs only when the sum is not finite.
+    """
+    if arr.size == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(arr, axis=None)
+    if np.isfinite(total):
+        return
+    bad = ~np.isfinite(arr)
+    if not bad.any():
+        return
+    where = np.unravel_index(int(np.argmax(bad)), arr.shape)
+    value = arr[where]
+    place = ", ".join(f"{n} {i}" for n, i in zip(index_names, where))
+    raise ChainruleError(f"{name} contains {value} (NaN or inf) at {place}; all values must be finite")
+
+
+def as_inputs(X: Any, n_0: int, dtype: np.dtype) -> np.ndarray:
+    """``X`` as a ``(n_samples, n_0)`` array of ``dtype``, checked.
+
+    A 1-D ``X`` is one sample when it has ``n_0`` values (and ``n_0 > 1``), or one value per
+    sample when ``n_0 == 1``.
+    """
+    X = as_numeric("X", X, dtype)
+    if X.ndim == 1:
+        if n_0 == 1:
+            X = X[:, None]
+        elif X.shape[0] == n_0:
+            X = X[None, :]
+        else:
+            raise ChainruleError(
+                f"X has {X.shape[0]} values but layer 0 (the input layer) has n_0 = {n_0} nodes; "
+                f"expected one sample of {n_0} values or a 2-D array of shape (n_samples, {n_0})"
+            )
+    if X.ndim != 2:
+        raise ChainruleError(f"X must be 2-D, (n_samples, n_0 = {n_0}); got shape {X.shape}")
+    if X.shape[1] != n_0:
+        raise ChainruleError(
+            f"X has {X.shape[1]} columns but layer 0 (the input layer) has n_0 = {n_0} nodes; "
+            f"expected shape (n_samples, {n_0}), got {X.shape}"
+        )
+    if X.shape[0] == 0:
+        raise ChainruleError("X has no samples (an empty batch): the cost and its gradient are means over at least one sample")
+    check_finite("X", X)
+    return X
+
+
+def as_targets(
+    Y: Any,
+    n_samples: int,
+    n_L: int,
+    dtype: np.dtype,
+    target_range: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """``Y`` as a ``(n_samples, n_L)`` array of ``dtype``, checked.
+
+    Class labels are accepted where the output layer has several nodes: a 1-D array (or one
+    column) of integers ``0..n_L-1`` becomes one-hot rows. A 1-D ``Y`` with ``n_L == 1`` is one
+    target per sample. For a single sample, a 1-D ``Y`` of ``n_L`` values is its target row.
+    """
+    Y = np.asarray(Y) if not isinstance(Y, np.ndarray) else Y
+    Y = as_numeric("Y", Y, Y.dtype if Y.dtype.kind in "biuf" else np.float64)
+    if Y.ndim == 0:
+        Y = Y.reshape(1)
+    if Y.ndim == 1:
+        if n_samples == 1 and Y.shape[0] == n_L and n_L > 1:
+            Y = Y[None, :]
+        elif Y.shape[0] == n_samples and n_L == 1:
+            Y = Y[:, None]
+        elif Y.shape[0] == n_samples:
+            return _one_hot(Y, n_L, dtype)
+        else:
+            raise ChainruleError(
+                f"Y has {Y.shape[0]} values but X has {n_samples} samples (rows); "
+                f"expected one label or target per sample, or shape ({n_samples}, {n_L})"
+            )
+    if Y.ndim != 2:
+        raise ChainruleError(f"Y must be 1-D (labels) or 2-D (n_samples, n_L = {n_L}); got shape {Y.shape}")
+    if Y.shape[0] != n_samples:
+        raise ChainruleError(f"X has {n_samples} samples (rows) but Y has {Y.shape[0]}; they must match")
+    if Y.shape[1] == 1 and n_L > 1:
+        return _one_hot(Y[:, 0], n_L, dtype)
+    if Y.shape[1] != n_L:
+        raise ChainruleError(
+            f"Y has {Y.shape[1]} columns but the output layer L has n_L = {n_L} nodes; "
+            f"expected shape ({n_samples}, {n_L}), got {Y.shape}"
+        )
+    Y = Y.astype(dtype, copy=False)
+    check_finite("Y", Y)
+    if target_range is not None:
+        lo, hi = target_range
+        if Y.min() < lo or Y.max() > hi:
+            bad = np.argwhere((Y < lo) | (Y > hi))[0]
+            raise ChainruleError(
+                f"Y holds {Y[tuple(bad)]} at row {bad[0]}, column {bad[1]}: this loss needs targets "
+                f"in [{lo:g}, {hi:g}]"
+            )
+    return Y
+
+
+def _one_hot(labels: np.ndarray, n_L: int, dtype: np.dtype) -> np.ndarray:
+    check_finite("Y", labels.astype(np.float64, copy=False), ("row",))
+    as_int = labels.astype(np.int64)
+    if labels.dtype.kind == "f" and not np.array_equal(as_int, labels):
+        i = int(np.argmax(as_int != labels))
+        raise ChainruleError(
+            f"Y is read as class labels (one per sample, {n_L} output nodes) but holds "
+            f"{labels[i]} at row {i}, not a whole number; give labels 0..{n_L - 1} or targets of "
+            f"shape (n_samples, {n_L})"
+        )
+    out_of_range = (as_int < 0) | (as_int >= n_L)
+    if out_of_range.any():
+        i = int(np.argmax(out_of_range))
+        raise ChainruleError(
+            f"Y holds class label {as_int[i]} at row {i}, out of range: the output layer has "
+            f"n_L = {n_L} nodes, so labels must be 0..{n_L - 1}"
+        )
+    Y = np.zeros((labels.shape[0], n_L), dtype=dtype)
+    Y[np.arange(labels.shape[0]), as_int] = 1
+    return Y
+
+
+def as_sample_weight(sample_weight: Any, n_samples: int, dtype: np.dtype) -> np.ndarray:
+    """``sample_weight`` as a ``(n_samples,)`` array of non-negative weights with a positive sum."""
+    w = as_numeric("sample_weight", sample_weight, dtype)
+    if w.ndim != 1 or w.shape[0] != n_samples:
+        raise ChainruleError(f"sample_weight must have shape ({n_samples},), one weight per sample; got {w.shape}")
+    check_finite("sample_weight", w, ("sample",))
+    if (w < 0).any():
+        i = int(np.argmax(w < 0))
+        raise ChainruleError(f"sample_weight holds {w[i]} at sample {i}; weights must be >= 0")
+    if not w.sum() > 0:
+        raise ChainruleError("sample_weight sums to 0: a weighted mean needs at least one positive weight")
+    return w

@@ -1,0 +1,277 @@
+r"""Activation functions ``g`` and their derivatives ``g'``: one registry, name -> class.
+
+For a layer ``l`` the article writes ``a_j^(l) = g^(l)(z_j^(l))``; the second chain-rule term is
+``da_j^(l)/dz_j^(l) = g'^(l)(z_j^(l))``. Every activation here keeps ``g`` and ``g'`` side by side:
+
+* :meth:`Activation.g` computes ``a = g(z)``;
+* :meth:`Activation.g_prime` computes ``g'(z)`` elementwise, given both ``z`` and the stored
+  ``a = g(z)`` so that it can reuse ``a`` where that is exact (sigmoid: ``a (1 - a)``; tanh:
+  ``1 - a^2``) instead of evaluating ``g`` again;
+* :meth:`Activation.backward` computes ``delta = dC0/dz`` from ``dC0/da`` (the product of the
+  first two chain-rule terms), fused and in place where it pays;
+* :meth:`Activation.jacobian` gives the full ``da/dz`` per sample, ``(n, n_l, n_l)``.
+
+Softmax is the one activation that is not elementwise: ``a_j`` depends on every ``z_m`` of its
+layer, so its backward pass multiplies by the full Jacobian
+``da_j/dz_m = a_j (1[j = m] - a_m)``, never by a diagonal.
+
+A new activation is one class with a ``name`` and one entry in :data:`ACTIVATIONS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import ChainruleError, unknown_name
+
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "Identity",
+    "LeakyReLU",
+    "ReLU",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+    "get_activation",
+]
+
+
+class Activation:
+    """Base class: an activation ``g`` with its derivative ``g'``.
+
+    Arrays are batches, one sample per row: ``z`` and ``a`` have shape ``(n_samples, n_l)``.
+    Every method keeps the dtype of its input (float32 stays float32).
+    """
+
+    name: ClassVar[str] = ""
+    #: True when ``a_j`` depends on ``z_j`` alone, so ``da/dz`` is diagonal.
+    elementwise: ClassVar[bool] = True
+    #: Weight initialisation that suits the activation: ``"glorot"`` or ``"he"``.
+    init: ClassVar[str] = "glorot"
+
+    def g(self, z: np.ndarray) -> np.ndarray:
+        """``a = g(z)``, a fresh array of ``z``'s shape and dtype."""
+        raise NotImplementedError
+
+    def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """``g'(z)`` elementwise, a fresh array; ``a`` must be ``g(z)``."""
+        raise NotImplementedError
+
+    def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray) -> np.ndarray:
+        """``delta = dC0/dz = dC0/da * g'(z)`` (chain-rule terms 1 x 2), a fresh array.
+
+        ``dC0_da`` is left unchanged.
+        """
+        delta = self.g_prime(z, a)
+        delta *= dC0_da
+        return delta
+
+    def jacobian(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """``da_j/dz_m`` for every sample: shape ``(n_samples, n_l, n_l)``."""
+        n, m = z.shape
+        J = np.zeros((n, m, m), dtype=z.dtype)
+        idx = np.arange(m)
+        J[:, idx, idx] = self.g_prime(z, a)
+        return J
+
+    def params(self) -> dict[str, Any]:
+        """The activation's parameters (empty for most), enough to rebuild it by name."""
+        return {}
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.params() == other.params()  # type: ignore[union-attr]
+
+    def __hash__(self) -> int:
+        return hash((self.name, tuple(sorted(self.params().items()))))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Identity(Activation):
+    """``g(z) = z``, ``g'(z) = 1``."""
+
+    name = "identity"
+
+    def g(self, z: np.ndarray) -> np.ndarray:
+        return z.copy()
+
+    def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return np.ones_like(z)
+
+    def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray) -> np.ndarray:
+        return dC0_da.copy()
+
+
+class Sigmoid(Activation):
+    """Logistic sigmoid ``g(z) = 1 / (1 + e^-z)``, ``g'(z) = g(z) (1 - g(z)) = a (1 - a)``.
+
+    ``1 / (1 + e^-z)`` is evaluated with the overflow of ``e^-z`` for very negative ``z``
+    allowed: ``1 / inf = 0`` is the correct limit, so no NaN arises for any finite ``z``.
+    """
+
+    name = "sigmoid"
+
+    def g(self, z: np.ndarray) -> np.ndarray:
+        a = np.negative(z)
+        with np.errstate(over="ignore"):
+            np.exp(a, out=a)
+        a += 1
+        np.reciprocal(a, out=a)
+        return a
+
+    def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        d = np.subtract(1, a)
+        d *= a
+        return d
+
+
+class Tanh(Activation):
+    """``g(z) = tanh(z)``, ``g'(z) = 1 - tanh(z)^2 = 1 - a^2``."""
+
+    name = "tanh"
+
+    def g(self, z: np.ndarray) -> np.ndarray:
+        return np.tanh(z)
+
+    def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        d = np.multiply(a, a)
+        np.subtract(1, d, out=d)
+        return d
+
+
+class ReLU(Activation):
+    """``g(z) = max(z, 0)``; ``g'(z) = 1`` for ``z > 0`` and ``0`` for ``z <= 0``.
+
+    The derivative at the kink ``z = 0`` is taken as 0 (PyTorch and scikit-learn do the same).
+    """
+
+    name = "relu"
+    init = "he"
+
+    def g(self, z: np.ndarray) -> np.ndarray:
+        return np.maximum(z, 0)
+
+    def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return (z > 0).astype(z.dtype)
+
+    def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray) -> np.ndarray:
+        delta = dC0_da.copy()
+        delta[z <= 0] = 0
+        return delta
+
+
+class LeakyReLU(Activation):
+    """``g(z) = z`` for ``z > 0`` and ``alpha z`` otherwise; ``g'(z) = 1`` or ``alpha``.
+
+    The derivative at ``z = 0`` is ``alpha`` (the ``z <= 0`` branch), as in PyTorch.
+    """
+
+    name = "leaky_relu"
+    init = "he"
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        alpha = float(alpha)
+        if not np.isfinite(alpha) or alpha < 0:
+            raise ChainruleError(f"leaky_relu alpha must be a finite number >= 0, got {alpha}")
+        self.alpha = alpha
+
+    def g(self, z: np.ndarray) -> np.ndarray:
+        return np.where(z > 0, z, z * self.alpha)
+
+    def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        d = np.full_like(z, self.alpha)
+        d[z > 0] = 1
+        return d
+
+    def params(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+
+class Softplus(Activation):
+    """``g(z) = log(1 + e^z)`` (computed as ``logaddexp(0, z)``, stable), ``g'(z) = sigmoid(z)``."""
+
+    name = "softplus"
+
+    def g(self, z: np.ndarray) -> np.ndarray:
+        return np.logaddexp(0, z).astype(z.dtype, copy=False)
+
+    def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return Sigmoid().g(z)
+
+
+class Softmax(Activation):
+    """``a_j = e^{z_j} / sum_m e^{z_m}`` over the nodes of the layer (shifted by ``max z``).
+
+    Not elementwise: ``da_j/dz_m = a_j (1[j = m] - a_m)``. :meth:`backward` applies that full
+    Jacobian as ``delta = a * (dC0/da - sum_m a_m dC0/da_m)`` in O(n_l) per sample.
+    :meth:`g_prime` does not exist for it: use :meth:`jacobian`.
+    """
+
+    name = "softmax"
+    elementwise = False
+
+    def g(self, z: np.ndarray) -> np.ndarray:
+        a = np.subtract(z, z.max(axis=1, keepdims=True))
+        np.exp(a, out=a)
+        a /= a.sum(axis=1, keepdims=True)
+        return a
+
+    def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        raise ChainruleError(
+            "softmax is not elementwise: da_j/dz_m is a full Jacobian, not one g'(z_j) per node; "
+            "use Softmax().jacobian(z, a)"
+        )
+
+    def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray) -> np.ndarray:
+        inner = np.einsum("ij,ij->i", dC0_da, a)[:, None]
+        delta = np.subtract(dC0_da, inner)
+        delta *= a
+        return delta
+
+    def jacobian(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        J = -a[:, :, None] * a[:, None, :]
+        idx = np.arange(a.shape[1])
+        J[:, idx, idx] += a
+        return J
+
+
+#: The registry of activations, name -> class. ``get_activation`` builds instances from it.
+ACTIVATIONS: dict[str, type[Activation]] = {
+    cls.name: cls for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Softmax)
+}
+
+
+def get_activation(spec: str | Activation | dict[str, Any]) -> Activation:
+    """An :class:`Activation` from a name (``"sigmoid"``), an instance, or ``{"name": ..., **params}``.
+
+    >>> get_activation("tanh")
+    Tanh()
+    >>> get_activation({"name": "leaky_relu", "alpha": 0.2})
+    LeakyReLU(alpha=0.2)
+    """
+    if isinstance(spec, Activation):
+        return spec
+    params: dict[str, Any] = {}
+    if isinstance(spec, dict):
+        params = dict(spec)
+        spec = params.pop("name", None)  # type: ignore[assignment]
+    if not isinstance(spec, str):
+        raise ChainruleError(
+            f"an activation is a name or an Activation instance, got {type(spec).__name__}: {spec!r}"
+        )
+    cls = ACTIVATIONS.get(spec.lower())
+    if cls is None:
+        raise unknown_name("activation", spec, ACTIVATIONS)
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ChainruleError(f"bad parameters for activation {spec!r}: {params} ({exc})") from None

@@ -1,0 +1,282 @@
+r"""Backpropagation: the gradient of the cost with respect to every weight and bias.
+
+For one sample the article's chain rule gives, for every weight of every layer,
+
+    dC0/dw_jk^(l) = dC0/da_j^(l) * g'^(l)(z_j^(l)) * a_k^(l-1)          (three terms)
+
+and the backward recursion gives the first term for the hidden layers:
+
+    dC0/da_j^(L)   = the loss's derivative (squared_error: 2 (a_j^(L) - y_j))
+    delta_j^(l)    = dC0/dz_j^(l) = dC0/da_j^(l) * g'^(l)(z_j^(l))       (terms 1 x 2)
+    dC0/dw_jk^(l)  = delta_j^(l) * a_k^(l-1)                             (x term 3)
+    dC0/db_j^(l)   = delta_j^(l)
+    dC0/da_k^(l-1) = sum_j w_jk^(l) * delta_j^(l)
+
+For a batch of ``n`` samples in rows this is, per layer, ``delta = dC0_da * g'(z)``,
+``dW = delta.T @ a_prev / n`` (the article's mean over the samples, done by the matrix product)
+and ``dC0_da_prev = delta @ W``: one matrix product forward and two backward per layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from ._validation import as_inputs, as_sample_weight, as_targets
+from .errors import ChainruleError
+from .layers import LayerList
+from .losses import Loss, get_loss
+from .network import Network, Trace
+
+__all__ = ["Gradients", "cost", "gradients"]
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """The result of :func:`gradients`: every layer's gradient and the quantities behind it.
+
+    Attributes
+    ----------
+    dW : LayerList of arrays, layers 1..L
+        ``dC/dW^(l)``, shape ``(n_l, n_{l-1})`` like ``W[l]``: entry ``[j, k]`` is ``dC/dw_jk^(l)``,
+        the mean over the samples of ``dC0/dw_jk^(l)``. With ``per_sample=True``, shape
+        ``(n_samples, n_l, n_{l-1})``: entry ``[i, j, k]`` is sample ``i``'s own ``dC_i/dw_jk^(l)``.
+    db : LayerList of arrays, or None when the network has no biases
+        ``dC/db^(l)``, shape ``(n_l,)`` (``(n_samples, n_l)`` per sample).
+    C : float
+        The cost, the mean over the samples of ``C0`` (weighted mean with ``sample_weight``).
+    C0 : array, (n_samples,)
+        Each sample's loss.
+    dC0_da : LayerList, layers 1..L
+        ``dC0/da^(l)`` for each sample, ``(n_samples, n_l)``: the first chain-rule term.
+    delta : LayerList, layers 1..L
+        ``delta^(l) = dC0/dz^(l)`` for each sample, ``(n_samples, n_l)``.
+    g_prime : LayerList or None
+        With ``fused=False``: the second chain-rule term ``da^(l)/dz^(l)`` for each sample,
+        ``g'^(l)(z^(l))`` of shape ``(n_samples, n_l)``, or for a softmax layer its full Jacobian
+        ``(n_samples, n_l, n_l)``. None on the fused path.
+    trace : Trace
+        The forward pass: ``a[l]`` (``a[l-1]`` is the third chain-rule term) and ``z[l]``.
+    per_sample : bool
+        Whether ``dW`` and ``db`` carry a leading sample axis.
+    loss : Loss
+        The loss used.
+    """
+
+    dW: LayerList[np.ndarray]
+    db: LayerList[np.ndarray] | None
+    C: float
+    C0: np.ndarray
+    dC0_da: LayerList[np.ndarray]
+    delta: LayerList[np.ndarray]
+    g_prime: LayerList[np.ndarray] | None
+    trace: Trace
+    per_sample: bool
+    loss: Loss
+
+    def mean(self) -> Gradients:
+        """Per-sample gradients reduced to their (unweighted) mean, the article's ``dC/dw``."""
+        if not self.per_sample:
+            return self
+        return replace(
+            self,
+            dW=LayerList([d.mean(axis=0) for d in self.dW], first=1, name="dW"),
+            db=None if self.db is None else LayerList([d.mean(axis=0) for d in self.db], first=1, name="db"),
+            per_sample=False,
+        )
+
+    def flat(self) -> np.ndarray:
+        """All gradients in one vector, in :meth:`Network.parameters` order (per sample: one row each)."""
+        parts = []
+        for l in self.dW.layers():
+            parts.append(self.dW[l])
+            if self.db is not None:
+                parts.append(self.db[l])
+        if self.per_sample:
+            n = parts[0].shape[0]
+            return np.concatenate([p.reshape(n, -1) for p in parts], axis=1)
+        return np.concatenate([p.ravel() for p in parts])
+
+
+def _prepare(
+    net: Network, X: Any, Y: Any, loss: str | Loss, sample_weight: Any = None
+) -> tuple[np.ndarray, np.ndarray, Loss, np.ndarray | None]:
+    """Validate everything once at the public edge; what follows trusts it."""
+    if not isinstance(net, Network):
+        raise ChainruleError(f"net must be a chainrule Network, got {type(net).__name__}")
+    loss = get_loss(loss)
+    net.check()
+    loss.check_output(net.g[net.L], net.sizes[-1])
+    X = as_inputs(X, net.sizes[0], net.dtype)
+    Y = as_targets(Y, X.shape[0], net.sizes[-1], net.dtype, loss.target_range)
+    w = None if sample_weight is None else as_sample_weight(sample_weight, X.shape[0], net.dtype)
+    return X, Y, loss, w
+
+
+def _backward(
+    net: Network, trace: Trace, Y: np.ndarray, loss: Loss, fused: bool
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray] | None]:
+    """The backward recursion on validated input: ``dC0/da^(l)``, ``delta^(l)`` (and ``g'``) for ``l = L..1``.
+
+    Returns lists in layer order 1..L. With ``fused=False`` the three chain-rule factors stay
+    separate arrays (``g'`` is returned); with ``fused=True`` ``delta`` is computed in one step
+    (the loss's shortcut at the output, the activation's in-place backward elsewhere).
+    """
+    L = net.L
+    dC0_da: list[np.ndarray] = [None] * L  # type: ignore[list-item]
+    delta: list[np.ndarray] = [None] * L  # type: ignore[list-item]
+    g_prime: list[np.ndarray] | None = None if fused else [None] * L  # type: ignore[list-item]
+    da = loss.dC0_da(trace.a[L], Y)
+    for l in range(L, 0, -1):
+        g, z, a = net.g[l], trace.z[l], trace.a[l]
+        dC0_da[l - 1] = da
+        d = None
+        if fused:
+            if l == L:
+                d = loss.fused_delta(g, a, Y)
+            if d is None:
+                d = g.backward(z, a, da)
+        elif g.elementwise:
+            gp = g.g_prime(z, a)
+            g_prime[l - 1] = gp  # type: ignore[index]
+            d = da * gp
+        else:
+            J = g.jacobian(z, a)
+            g_prime[l - 1] = J  # type: ignore[index]
+            d = np.einsum("nm,nmj->nj", da, J)
+        delta[l - 1] = d
+        if l > 1:
+            da = d @ net.W[l]
+    return dC0_da, delta, g_prime
+
+
+def gradients(
+    net: Network,
+    X: Any,
+    Y: Any,
+    loss: str | Loss = "squared_error",
+    *,
+    per_sample: bool = False,
+    sample_weight: Any = None,
+    fused: bool = True,
+) -> Gradients:
+    """The gradient of the cost ``C`` with respect to every weight and bias, by backpropagation.
+
+    Parameters
+    ----------
+    net : Network
+    X : array, (n_samples, n_0)
+        Inputs, one sample per row.
+    Y : array, (n_samples, n_L), or class labels (n_samples,)
+        Targets ``y``. Integer labels ``0..n_L-1`` become one-hot rows when ``n_L > 1``.
+    loss : str or Loss
+        ``"squared_error"`` (the article's ``C0 = sum_j (a_j - y_j)^2``), ``"mse"``,
+        ``"cross_entropy"`` (softmax outputs), ``"binary_cross_entropy"`` (sigmoid outputs).
+    per_sample : bool
+        Return each sample's own gradient, with a leading sample axis, instead of the mean.
+        Computed by broadcasting ``delta_j a_k`` straight into the result: no loop over samples
+        and no temporary larger than the result itself.
+    sample_weight : array, (n_samples,), optional
+        Turns the mean over samples into the weighted mean ``sum_i w_i dC_i / sum_i w_i``
+        (also for ``C``). Not combined with ``per_sample`` (each sample's gradient is its own).
+    fused : bool
+        ``True`` (default): the fast path, with the stable softmax/cross-entropy and
+        sigmoid/binary-cross-entropy shortcut ``delta^(L) = a - y``. ``False``: the explaining
+        path, which keeps the three chain-rule factors ``dC0_da``, ``g_prime`` and ``trace.a``
+        as separate arrays; both give the same gradients.
+
+    Returns
+    -------
+    Gradients
+        ``dW[l]`` and ``db[l]`` for ``l = 1..L``, fresh arrays on every call.
+
+    Examples
+    --------
+    The article's formula for the weight from node 2 of layer L-1 to node 1 of layer L:
+
+    >>> import numpy as np
+    >>> net = Network([2, 3, 2], activation="sigmoid", bias=False, seed=0)
+    >>> x, y = np.array([[0.5, -1.0]]), np.array([[0.0, 1.0]])
+    >>> grads = gradients(net, x, y, loss="squared_error")
+    >>> t = grads.trace
+    >>> a1, z1 = t.a[2][0, 1], t.z[2][0, 1]
+    >>> three_terms = 2 * (a1 - y[0, 1]) * (a1 * (1 - a1)) * t.a[1][0, 2]
+    >>> bool(np.isclose(grads.dW[2][1, 2], three_terms))
+    True
+    """
+    if per_sample and sample_weight is not None:
+        raise ChainruleError(
+            "sample_weight weights the mean over samples; per_sample=True returns each sample's own "
+            "gradient, so the two do not combine (multiply the per-sample gradients by your weights)"
+        )
+    X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight)
+    return _gradients(net, X, Y, loss, per_sample=per_sample, w=w, fused=fused)
+
+
+def _gradients(
+    net: Network, X: np.ndarray, Y: np.ndarray, loss: Loss, *, per_sample: bool, w: np.ndarray | None, fused: bool
+) -> Gradients:
+    """:func:`gradients` on validated input."""
+    trace = net._forward(X)
+    dC0_da, delta, g_prime = _backward(net, trace, Y, loss, fused)
+    n = X.shape[0]
+    C0 = loss.C0(trace.a[net.L], Y, trace.z[net.L])
+    dW, db = [], []
+    if per_sample:
+        for l in range(1, net.L + 1):
+            d, a_prev = delta[l - 1], trace.a[l - 1]
+            out = np.empty((n, d.shape[1], a_prev.shape[1]), dtype=net.dtype)
+            np.multiply(d[:, :, None], a_prev[:, None, :], out=out)
+            dW.append(out)
+            db.append(d.copy())
+        C = C0.mean()
+    elif w is None:
+        scale = 1.0 / n
+        for l in range(1, net.L + 1):
+            d = delta[l - 1]
+            gW = d.T @ trace.a[l - 1]
+            gW *= scale
+            dW.append(gW)
+            db.append(d.sum(axis=0) * scale)
+        C = C0.mean()
+    else:
+        s = w / w.sum()
+        for l in range(1, net.L + 1):
+            d = delta[l - 1]
+            dW.append((d * s[:, None]).T @ trace.a[l - 1])
+            db.append(s @ d)
+        C = s @ C0
+    return Gradients(
+        dW=LayerList(dW, first=1, name="dW"),
+        db=LayerList(db, first=1, name="db") if net.b is not None else None,
+        C=float(C),
+        C0=C0,
+        dC0_da=LayerList(dC0_da, first=1, name="dC0_da"),
+        delta=LayerList(delta, first=1, name="delta"),
+        g_prime=None if g_prime is None else LayerList(g_prime, first=1, name="g_prime"),
+        trace=trace,
+        per_sample=per_sample,
+        loss=loss,
+    )
+
+
+def cost(net: Network, X: Any, Y: Any, loss: str | Loss = "squared_error", *, sample_weight: Any = None) -> float:
+    """The cost ``C``: the mean over the samples of the loss ``C0`` (weighted mean with ``sample_weight``).
+
+    >>> net = Network.from_weights([[[1.0]]], activation="identity")
+    >>> cost(net, [[1.0], [2.0]], [[0.0], [0.0]])   # ((1-0)^2 + (2-0)^2) / 2
+    2.5
+    """
+    X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight)
+    return _cost(net, X, Y, loss, w)
+
+
+def _cost(net: Network, a: np.ndarray, Y: np.ndarray, loss: Loss, w: np.ndarray | None, start: int = 1) -> float:
+    """The cost on validated input, with layers ``start..L`` computed from ``a = a^(start-1)``."""
+    z = a
+    for z, a in net._layers(a, start):
+        pass
+    C0 = loss.C0(a, Y, z)
+    return float(C0.mean() if w is None else (w @ C0) / w.sum())

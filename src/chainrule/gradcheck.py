@@ -1,0 +1,154 @@
+r"""Gradient checking: backprop's ``dC/dw`` against central finite differences.
+
+For each checked parameter ``w`` the numerical estimate is
+
+    dC/dw ~ (C(w + h) - C(w - h)) / (2 h),     h = eps * max(1, |w|)
+
+with the error ``O(h^2)``. The relative error of an entry is
+``|analytic - numeric| / max(|analytic|, |numeric|, floor)``; the report gives its maximum per
+parameter array. Both sides are computed on a float64 copy of the network, so a float32 network
+is checked for its arithmetic, not for float32 rounding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .backprop import _cost, _gradients, _prepare
+from .errors import ChainruleError
+from .losses import Loss
+from .network import Network
+
+__all__ = ["GradcheckResult", "GradcheckRow", "gradcheck"]
+
+
+@dataclass(frozen=True)
+class GradcheckRow:
+    """One parameter array's result: ``W[l]`` or ``b[l]``."""
+
+    param: str
+    layer: int
+    checked: int
+    total: int
+    max_abs_error: float
+    max_rel_error: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.param}[{self.layer}]"
+
+
+@dataclass(frozen=True)
+class GradcheckResult:
+    """Per-layer maximum errors between backprop and central finite differences."""
+
+    rows: tuple[GradcheckRow, ...]
+    tol: float
+
+    @property
+    def max_rel_error(self) -> float:
+        """The largest relative error over every checked entry."""
+        return max((r.max_rel_error for r in self.rows), default=0.0)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every relative error is at most ``tol``."""
+        return self.max_rel_error <= self.tol
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def by_layer(self) -> dict[int, float]:
+        """The largest relative error of each layer ``l`` (weights and biases together)."""
+        out: dict[int, float] = {}
+        for r in self.rows:
+            out[r.layer] = max(out.get(r.layer, 0.0), r.max_rel_error)
+        return out
+
+    def __str__(self) -> str:
+        lines = [f"{'param':<8}{'checked':>12}{'max abs err':>14}{'max rel err':>14}"]
+        for r in self.rows:
+            lines.append(f"{r.name:<8}{f'{r.checked}/{r.total}':>12}{r.max_abs_error:>14.3e}{r.max_rel_error:>14.3e}")
+        verdict = "OK" if self.ok else "FAILED"
+        lines.append(f"max relative error {self.max_rel_error:.3e} (tolerance {self.tol:.1e}): {verdict}")
+        return "\n".join(lines)
+
+
+def gradcheck(
+    net: Network,
+    X: Any,
+    Y: Any,
+    loss: str | Loss = "squared_error",
+    *,
+    sample_weight: Any = None,
+    eps: float = 6e-6,
+    tol: float = 1e-5,
+    floor: float = 1e-6,
+    max_checks: int | None = 2000,
+    seed: int | np.random.Generator | None = 0,
+) -> GradcheckResult:
+    """Compare :func:`~chainrule.gradients` with central finite differences of the cost.
+
+    Parameters
+    ----------
+    net, X, Y, loss, sample_weight
+        As for :func:`~chainrule.gradients`.
+    eps : float
+        Relative step: ``h = eps * max(1, |w|)``.
+    tol : float
+        The largest relative error that passes (``result.ok``).
+    floor : float
+        Smallest denominator of the relative error, so gradients near 0 are judged by their
+        absolute error.
+    max_checks : int or None
+        At most this many entries of each parameter array, chosen at random (seeded by ``seed``)
+        when the array is larger; None checks every entry.
+
+    Returns
+    -------
+    GradcheckResult
+        ``rows`` per ``W[l]`` and ``b[l]``, ``max_rel_error``, ``ok``; ``print(result)`` shows a table.
+
+    >>> net = Network([3, 4, 2], activation="tanh", seed=1)
+    >>> result = gradcheck(net, np.ones((5, 3)), np.zeros((5, 2)))
+    >>> result.ok
+    True
+    """
+    X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight)
+    if max_checks is not None and max_checks < 1:
+        raise ChainruleError(f"max_checks must be >= 1 or None, got {max_checks}")
+    if not eps > 0:
+        raise ChainruleError(f"eps must be > 0, got {eps}")
+    net64 = net.copy(np.float64)
+    X, Y = X.astype(np.float64), Y.astype(np.float64)
+    w = None if w is None else w.astype(np.float64)
+    grads = _gradients(net64, X, Y, loss, per_sample=False, w=w, fused=True)
+    trace = grads.trace
+    rng = np.random.default_rng(seed)
+
+    rows = []
+    for name, l, p in net64.parameters():
+        analytic = (grads.dW if name == "W" else grads.db)[l]  # type: ignore[index]
+        flat_p, flat_g = p.reshape(-1), analytic.reshape(-1)
+        idx = np.arange(p.size)
+        if max_checks is not None and p.size > max_checks:
+            idx = np.sort(rng.choice(p.size, size=max_checks, replace=False))
+        abs_err = np.empty(idx.size)
+        rel_err = np.empty(idx.size)
+        for i, flat in enumerate(idx):
+            old = flat_p[flat]
+            h = eps * max(1.0, abs(old))
+            flat_p[flat] = old + h
+            c_plus = _cost(net64, trace.a[l - 1], Y, loss, w, start=l)
+            flat_p[flat] = old - h
+            c_minus = _cost(net64, trace.a[l - 1], Y, loss, w, start=l)
+            flat_p[flat] = old
+            numeric = (c_plus - c_minus) / (2 * h)
+            a_val = flat_g[flat]
+            abs_err[i] = abs(a_val - numeric)
+            rel_err[i] = abs_err[i] / max(abs(a_val), abs(numeric), floor)
+        rows.append(GradcheckRow(name, l, int(idx.size), int(p.size), float(abs_err.max()), float(rel_err.max())))
+    return GradcheckResult(rows=tuple(rows), tol=tol)

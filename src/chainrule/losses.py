@@ -1,0 +1,220 @@
+r"""Losses ``C0`` for one sample and their gradients ``dC0/da^(L)``: one registry, name -> class.
+
+The article's loss is the squared error summed over the output nodes, with no 1/2:
+
+    C0 = sum_j (a_j^(L) - y_j)^2,            dC0/da_j^(L) = 2 (a_j^(L) - y_j)
+
+which is the first chain-rule term for an output weight. The cost over ``n`` samples is the mean
+``C = (1/n) sum_i C_i`` (:func:`chainrule.gradients` takes that mean). Every loss here keeps its
+value and its gradient side by side, and the tests check them as a pair against finite
+differences for one and several outputs.
+
+Losses that read the outputs as probabilities have a fused shortcut straight to
+``delta^(L) = dC0/dz^(L)``: softmax with ``cross_entropy`` gives ``a * sum(y) - y`` (``a - y`` for
+one-hot ``y``), sigmoid with ``binary_cross_entropy`` gives ``a - y``. The shortcut is stable where
+``dC0/da`` alone is not (``-y/a`` for tiny ``a``); the unfused route is kept for explaining, and the
+tests prove both agree.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from .activations import Activation, Sigmoid, Softmax
+from .errors import ChainruleError, unknown_name
+
+__all__ = [
+    "LOSSES",
+    "BinaryCrossEntropy",
+    "CrossEntropy",
+    "Loss",
+    "MeanSquaredError",
+    "SquaredError",
+    "get_loss",
+]
+
+
+class Loss:
+    """Base class: ``C0`` per sample and ``dC0/da^(L)``.
+
+    ``a`` and ``Y`` have shape ``(n_samples, n_L)``; ``C0`` returns shape ``(n_samples,)``.
+    """
+
+    name: ClassVar[str] = ""
+    #: Range every target value must lie in, or None for any finite value.
+    target_range: ClassVar[tuple[float, float] | None] = None
+
+    def C0(self, a: np.ndarray, Y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+        """The loss of each sample, shape ``(n_samples,)``. ``z`` (if given) allows a stable form."""
+        raise NotImplementedError
+
+    def dC0_da(self, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """``dC0/da^(L)``, the first chain-rule term for the output layer, a fresh array."""
+        raise NotImplementedError
+
+    def fused_delta(self, g: Activation, a: np.ndarray, Y: np.ndarray) -> np.ndarray | None:
+        """``delta^(L) = dC0/dz^(L)`` in one stable step when the output activation ``g`` allows it.
+
+        Returns None when there is no shortcut for ``g``; backprop then multiplies ``dC0/da`` by
+        ``g'`` (or softmax's Jacobian).
+        """
+        return None
+
+    def check_output(self, g: Activation, n_L: int) -> None:
+        """Raise :class:`ChainruleError` if this loss does not fit an output layer ``g`` of ``n_L`` nodes."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+class SquaredError(Loss):
+    """The article's loss: ``C0 = sum_j (a_j - y_j)^2``, ``dC0/da_j = 2 (a_j - y_j)``."""
+
+    name = "squared_error"
+
+    def C0(self, a: np.ndarray, Y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+        r = np.subtract(a, Y)
+        return np.einsum("ij,ij->i", r, r)
+
+    def dC0_da(self, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        d = np.subtract(a, Y)
+        d *= 2
+        return d
+
+
+class MeanSquaredError(Loss):
+    """Mean over the outputs: ``C0 = (1/n_L) sum_j (a_j - y_j)^2``, ``dC0/da_j = 2 (a_j - y_j) / n_L``."""
+
+    name = "mse"
+
+    def C0(self, a: np.ndarray, Y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+        r = np.subtract(a, Y)
+        c = np.einsum("ij,ij->i", r, r)
+        c /= a.shape[1]
+        return c
+
+    def dC0_da(self, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        d = np.subtract(a, Y)
+        d *= 2 / a.shape[1]
+        return d
+
+
+class CrossEntropy(Loss):
+    """Categorical cross-entropy on softmax outputs: ``C0 = -sum_j y_j log a_j``.
+
+    ``dC0/da_j = -y_j / a_j``; fused with softmax, ``dC0/dz_j = a_j sum_m y_m - y_j``
+    (``a_j - y_j`` for one-hot targets). Targets are class labels ``0..n_L-1`` or rows of
+    probabilities in ``[0, 1]``. The value is computed from ``z`` as ``-sum_j y_j log_softmax(z)_j``,
+    finite even when some ``a_j`` underflow to 0.
+    """
+
+    name = "cross_entropy"
+    target_range = (0.0, 1.0)
+
+    def C0(self, a: np.ndarray, Y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+        if z is not None:
+            zmax = z.max(axis=1, keepdims=True)
+            shifted = np.subtract(z, zmax)
+            log_a = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        else:
+            with np.errstate(divide="ignore"):
+                log_a = np.log(a)
+        log_a = np.where(Y == 0, 0, log_a)  # 0 * log 0 = 0
+        return -np.einsum("ij,ij->i", Y, log_a)
+
+    def dC0_da(self, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        d = np.zeros_like(a)
+        with np.errstate(divide="ignore"):
+            np.divide(Y, a, out=d, where=Y != 0)
+        np.negative(d, out=d)
+        return d
+
+    def fused_delta(self, g: Activation, a: np.ndarray, Y: np.ndarray) -> np.ndarray | None:
+        if not isinstance(g, Softmax):
+            return None
+        delta = np.multiply(a, Y.sum(axis=1, keepdims=True))
+        delta -= Y
+        return delta
+
+    def check_output(self, g: Activation, n_L: int) -> None:
+        if not isinstance(g, Softmax):
+            hint = " for sigmoid outputs use binary_cross_entropy;" if isinstance(g, Sigmoid) else ""
+            raise ChainruleError(
+                f"loss 'cross_entropy' does not fit a {g.name} output layer: it reads the outputs as "
+                f"one probability distribution, so the output activation must be softmax;{hint} "
+                "or use squared_error"
+            )
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy on sigmoid outputs, summed over the outputs:
+    ``C0 = -sum_j [y_j log a_j + (1 - y_j) log(1 - a_j)]``.
+
+    ``dC0/da_j = (a_j - y_j) / (a_j (1 - a_j))``; fused with sigmoid, ``dC0/dz_j = a_j - y_j``.
+    Targets lie in ``[0, 1]`` (labels 0/1, or probabilities; several outputs are independent
+    labels). The value is computed from ``z`` as ``sum_j softplus(z_j) - y_j z_j``.
+    """
+
+    name = "binary_cross_entropy"
+    target_range = (0.0, 1.0)
+
+    def C0(self, a: np.ndarray, Y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+        if z is not None:
+            c = np.logaddexp(0, z)
+            c -= Y * z
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                c = -(np.where(Y == 0, 0, Y * np.log(a)) + np.where(Y == 1, 0, (1 - Y) * np.log1p(-a)))
+        return c.sum(axis=1)
+
+    def dC0_da(self, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        d = np.subtract(a, Y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d /= a * (1 - a)
+        return d
+
+    def fused_delta(self, g: Activation, a: np.ndarray, Y: np.ndarray) -> np.ndarray | None:
+        if not isinstance(g, Sigmoid):
+            return None
+        return np.subtract(a, Y)
+
+    def check_output(self, g: Activation, n_L: int) -> None:
+        if not isinstance(g, Sigmoid):
+            hint = " for softmax outputs use cross_entropy;" if isinstance(g, Softmax) else ""
+            raise ChainruleError(
+                f"loss 'binary_cross_entropy' does not fit a {g.name} output layer: it needs each output "
+                f"in (0, 1) on its own, so the output activation must be sigmoid;{hint} or use squared_error"
+            )
+
+
+#: The registry of losses, name -> class. ``get_loss`` builds instances from it.
+LOSSES: dict[str, type[Loss]] = {
+    cls.name: cls for cls in (SquaredError, MeanSquaredError, CrossEntropy, BinaryCrossEntropy)
+}
+
+
+def get_loss(spec: str | Loss) -> Loss:
+    """A :class:`Loss` from its name or an instance.
+
+    >>> get_loss("squared_error")
+    SquaredError()
+    """
+    if isinstance(spec, Loss):
+        return spec
+    if not isinstance(spec, str):
+        raise ChainruleError(f"a loss is a name or a Loss instance, got {type(spec).__name__}: {spec!r}")
+    cls = LOSSES.get(spec.lower())
+    if cls is None:
+        raise unknown_name("loss", spec, LOSSES)
+    return cls()

@@ -1,0 +1,295 @@
+r"""The feed-forward network: layer sizes, weights ``W^(l)``, biases ``b^(l)``, activations ``g^(l)``.
+
+Conventions (the article's, see the README's table):
+
+* layers are numbered from the input layer ``0`` to the output layer ``L``;
+* ``W[l]`` has shape ``(n_l, n_{l-1})`` and ``W[l][j, k]`` is ``w_jk^(l)``, the weight from node
+  ``k`` of layer ``l-1`` to node ``j`` of layer ``l`` (destination first, 0-based nodes);
+* samples are rows, so for a batch ``z^(l) = a^(l-1) @ W[l].T + b[l]`` and ``a^(l) = g^(l)(z^(l))``,
+  which is the article's ``z_j^(l) = sum_k w_jk^(l) a_k^(l-1)`` (plus ``b_j^(l)``) for every sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._validation import as_inputs, as_numeric, check_finite
+from .activations import Activation, Softmax, get_activation
+from .errors import ChainruleError
+from .layers import LayerList
+
+__all__ = ["Network", "Trace"]
+
+ActivationSpec = str | Activation | dict
+Seed = int | np.random.Generator | np.random.SeedSequence | None
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What one forward pass stores for backprop: ``a[l]`` for ``l = 0..L`` and ``z[l]`` for ``l = 1..L``.
+
+    ``a[0]`` is the input batch ``X``; each array is ``(n_samples, n_l)``.
+    """
+
+    a: LayerList[np.ndarray]
+    z: LayerList[np.ndarray]
+
+    @property
+    def output(self) -> np.ndarray:
+        """``a^(L)``, the network's output."""
+        return self.a[self.a.last]
+
+
+class _ParameterList(LayerList[np.ndarray]):
+    """Weights or biases: assigning ``net.W[l] = array`` checks the shape and copies into the network's dtype."""
+
+    __slots__ = ("_dtype",)
+
+    def __init__(self, values: Sequence[np.ndarray], name: str, dtype: np.dtype) -> None:
+        super().__init__(values, first=1, name=name)
+        self._dtype = dtype
+
+    def __setitem__(self, l: int, value: Any) -> None:
+        old = self[l]
+        new = as_numeric(f"{self.name}[{l}]", value, self._dtype)
+        if new.shape != old.shape:
+            raise ChainruleError(f"{self.name}[{l}] must keep its shape {old.shape}; got {new.shape}")
+        super().__setitem__(l, np.array(new, dtype=self._dtype, copy=True))
+
+
+def _as_dtype(dtype: Any) -> np.dtype:
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ChainruleError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def _activations(activation: ActivationSpec | Sequence[ActivationSpec], output_activation: ActivationSpec | None, L: int) -> list[Activation]:
+    if isinstance(activation, (str, Activation, dict)):
+        gs = [get_activation(activation)] * L
+    else:
+        specs = list(activation)
+        if len(specs) != L:
+            raise ChainruleError(
+                f"activation lists one activation per layer 1..L; the network has L = {L} layers "
+                f"with weights but {len(specs)} activations were given"
+            )
+        gs = [get_activation(s) for s in specs]
+    if output_activation is not None:
+        gs[-1] = get_activation(output_activation)
+    return gs
+
+
+class Network:
+    """A fully connected feed-forward network in the article's notation.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Nodes per layer ``[n_0, n_1, ..., n_L]``: the input layer first, the output layer last.
+    activation : str, Activation, or a sequence of them
+        ``g^(l)``: one activation for every layer ``1..L``, or one per layer. Names:
+        identity, sigmoid, tanh, relu, leaky_relu, softplus, softmax.
+    output_activation : str or Activation, optional
+        ``g^(L)`` when it differs from the hidden layers' (``"softmax"`` for classification).
+    bias : bool
+        Give each node ``j`` of layers ``1..L`` a bias ``b_j^(l)`` (default). ``bias=False``
+        is the article's network exactly: ``z_j^(l) = sum_k w_jk^(l) a_k^(l-1)``.
+    dtype : float64 (default) or float32
+        Kept end to end: weights, trace, gradients.
+    seed : int, numpy Generator, or None
+        Randomness for the initial weights: Glorot-uniform ``U(-r, r)``,
+        ``r = sqrt(6 / (n_{l-1} + n_l))``, for sigmoid, tanh and the others; He-normal,
+        ``N(0, 2 / n_{l-1})``, for relu and leaky_relu. Biases start at 0.
+
+    Examples
+    --------
+    >>> net = Network([2, 3, 2], activation="sigmoid", bias=False, seed=0)
+    >>> net.L, net.W[2].shape          # W^(2): from the 3 nodes of layer 1 to the 2 of layer 2
+    (2, (2, 3))
+    >>> trace = net.forward([[0.5, -1.0]])
+    >>> trace.a[2].shape, trace.z[1].shape
+    ((1, 2), (1, 3))
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: ActivationSpec | Sequence[ActivationSpec] = "sigmoid",
+        *,
+        output_activation: ActivationSpec | None = None,
+        bias: bool = True,
+        dtype: Any = np.float64,
+        seed: Seed = None,
+    ) -> None:
+        sizes = tuple(sizes)
+        if len(sizes) < 2:
+            raise ChainruleError(f"sizes lists the nodes of layers 0..L and needs at least two layers; got {list(sizes)}")
+        for l, n in enumerate(sizes):
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+                raise ChainruleError(f"layer {l} must have a whole number >= 1 of nodes; sizes[{l}] = {n!r}")
+        self.sizes: tuple[int, ...] = tuple(int(n) for n in sizes)
+        self.dtype: np.dtype = _as_dtype(dtype)
+        L = len(sizes) - 1
+        self.g: LayerList[Activation] = LayerList(_activations(activation, output_activation, L), first=1, name="g")
+        self._check_activations()
+        rng = np.random.default_rng(seed)
+        weights = []
+        for l in range(1, L + 1):
+            fan_in, fan_out = self.sizes[l - 1], self.sizes[l]
+            if self.g[l].init == "he":
+                W = rng.standard_normal((fan_out, fan_in)) * np.sqrt(2.0 / fan_in)
+            else:
+                r = np.sqrt(6.0 / (fan_in + fan_out))
+                W = rng.uniform(-r, r, size=(fan_out, fan_in))
+            weights.append(W.astype(self.dtype))
+        self.W: LayerList[np.ndarray] = _ParameterList(weights, "W", self.dtype)
+        self.b: LayerList[np.ndarray] | None = (
+            _ParameterList([np.zeros(n, dtype=self.dtype) for n in self.sizes[1:]], "b", self.dtype) if bias else None
+        )
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_weights(
+        cls,
+        weights: Sequence[Any],
+        biases: Sequence[Any] | None = None,
+        activation: ActivationSpec | Sequence[ActivationSpec] = "sigmoid",
+        *,
+        output_activation: ActivationSpec | None = None,
+        dtype: Any = None,
+    ) -> Network:
+        """A network from given arrays ``[W^(1), ..., W^(L)]`` (and ``[b^(1), ..., b^(L)]``).
+
+        ``W^(l)`` has shape ``(n_l, n_{l-1})``. The arrays are copied: the caller's arrays are
+        never changed by anything the network does. ``dtype`` defaults to the weights' own
+        float type (float32 stays float32), else float64.
+
+        >>> net = Network.from_weights([[[1.0, 2.0]]], activation="identity")
+        >>> net.sizes, net.predict([[3.0, 4.0]])
+        ((2, 1), array([[11.]]))
+        """
+        if isinstance(weights, np.ndarray) or len(weights) == 0:
+            raise ChainruleError("weights must be a list [W^(1), ..., W^(L)] of 2-D arrays, one per layer 1..L")
+        if dtype is None:
+            kinds = {np.asarray(W).dtype for W in weights}
+            dtype = np.float32 if kinds == {np.dtype(np.float32)} else np.float64
+        dt = _as_dtype(dtype)
+        Ws = []
+        for l, W in enumerate(weights, start=1):
+            W = as_numeric(f"W[{l}]", W, dt)
+            if W.ndim != 2:
+                raise ChainruleError(f"W[{l}] must be 2-D, (n_{l}, n_{l - 1}); got shape {W.shape}")
+            if Ws and W.shape[1] != Ws[-1].shape[0]:
+                raise ChainruleError(
+                    f"W[{l}] has shape {W.shape} but W[{l - 1}] has {Ws[-1].shape}: W[{l}] needs "
+                    f"n_{l - 1} = {Ws[-1].shape[0]} columns, one per node of layer {l - 1}"
+                )
+            Ws.append(np.array(W, dtype=dt, copy=True))
+        sizes = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
+        net = cls.__new__(cls)
+        net.sizes = tuple(int(n) for n in sizes)
+        net.dtype = dt
+        net.g = LayerList(_activations(activation, output_activation, len(Ws)), first=1, name="g")
+        net._check_activations()
+        net.W = _ParameterList(Ws, "W", dt)
+        net.b = None
+        if biases is not None:
+            if len(biases) != len(Ws):
+                raise ChainruleError(f"biases must list one array per layer 1..{len(Ws)}; got {len(biases)}")
+            bs = []
+            for l, b in enumerate(biases, start=1):
+                b = as_numeric(f"b[{l}]", b, dt)
+                if b.shape != (sizes[l],):
+                    raise ChainruleError(f"b[{l}] must have shape ({sizes[l]},), one per node of layer {l}; got {b.shape}")
+                bs.append(np.array(b, dtype=dt, copy=True))
+            net.b = _ParameterList(bs, "b", dt)
+        net.check()
+        return net
+
+    def _check_activations(self) -> None:
+        for l, g in self.g.items():
+            if isinstance(g, Softmax) and self.sizes[l] == 1:
+                raise ChainruleError(
+                    f"softmax on layer {l} with a single node is the constant 1 (its gradient is 0); "
+                    "use sigmoid for one output, or give the layer more nodes"
+                )
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def L(self) -> int:
+        """The output layer's number, which is also the number of weight matrices."""
+        return len(self.sizes) - 1
+
+    @property
+    def bias(self) -> bool:
+        """Whether the nodes of layers ``1..L`` have biases."""
+        return self.b is not None
+
+    @property
+    def n_params(self) -> int:
+        """The number of weights and biases."""
+        return sum(W.size for W in self.W) + (sum(b.size for b in self.b) if self.b is not None else 0)
+
+    def parameters(self) -> Iterator[tuple[str, int, np.ndarray]]:
+        """``("W", l, W[l])`` and ``("b", l, b[l])`` for every layer, in layer order."""
+        for l in range(1, self.L + 1):
+            yield "W", l, self.W[l]
+            if self.b is not None:
+                yield "b", l, self.b[l]
+
+    def copy(self, dtype: Any = None) -> Network:
+        """An independent copy (optionally in another dtype)."""
+        return Network.from_weights(
+            self.W.to_list(),
+            None if self.b is None else self.b.to_list(),
+            activation=self.g.to_list(),
+            dtype=self.dtype if dtype is None else dtype,
+        )
+
+    def check(self) -> None:
+        """Raise :class:`ChainruleError` if any weight or bias is NaN or inf, naming the layer."""
+        for name, l, p in self.parameters():
+            check_finite(f"{name}[{l}] (layer {l})", p, ("j", "k") if name == "W" else ("j",))
+
+    def __repr__(self) -> str:
+        gs = [g.name for g in self.g]
+        act = repr(gs[0]) if len(set(gs)) == 1 else repr(gs)
+        return f"Network({list(self.sizes)}, activation={act}, bias={self.bias}, dtype={self.dtype.name})"
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, X: Any) -> Trace:
+        """One forward pass, keeping ``z^(l)`` and ``a^(l)`` for every layer.
+
+        ``X`` is ``(n_samples, n_0)`` (one 1-D sample also works). Returns a :class:`Trace` with
+        ``trace.a[l]`` for ``l = 0..L`` (``a^(0) = X``) and ``trace.z[l]`` for ``l = 1..L``.
+        """
+        self.check()
+        return self._forward(as_inputs(X, self.sizes[0], self.dtype))
+
+    def _layers(self, a: np.ndarray, start: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(z^(l), a^(l))`` for ``l = start..L`` from a validated ``a = a^(start-1)``:
+        ``z = a @ W.T + b``, ``a = g(z)``."""
+        for l in range(start, self.L + 1):
+            z = a @ self.W[l].T
+            if self.b is not None:
+                z += self.b[l]
+            a = self.g[l].g(z)
+            yield z, a
+
+    def _forward(self, X: np.ndarray) -> Trace:
+        """Forward pass on validated input, keeping every ``z`` and ``a``."""
+        zs, as_ = zip(*self._layers(X))
+        return Trace(a=LayerList([X, *as_], first=0, name="a"), z=LayerList(zs, first=1, name="z"))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The output ``a^(L)`` for each row of ``X``, shape ``(n_samples, n_L)``; keeps no trace."""
+        self.check()
+        a = as_inputs(X, self.sizes[0], self.dtype)
+        for _, a in self._layers(a):
+            pass
+        return a
