@@ -22,13 +22,13 @@ def as_numeric(name: str, values: Any, dtype: np.dtype) -> np.ndarray:
     except Exception as exc:  # ragged nested lists, for example
         raise ChainruleError(f"{name} could not be read as a numeric array: {exc}") from None
     if arr.dtype.kind == "O":
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ChainruleError(
-                f"{name} must be numeric; it holds Python objects that are not numbers "
-                f"(first: {arr.flat[0]!r})" if arr.size else f"{name} must be numeric"
-            ) from None
+        for i, v in zip(np.ndindex(arr.shape), arr.flat):
+            if isinstance(v, (str, bytes)) or not isinstance(v, (int, float, np.number)) or isinstance(v, complex):
+                where = ", ".join(map(str, i))
+                raise ChainruleError(
+                    f"{name} must be numeric; it holds {v!r} ({type(v).__name__}) at [{where}], not a number"
+                )
+        arr = arr.astype(np.float64)
     if arr.dtype.kind not in "biuf":
         what = {"U": "strings", "S": "bytes", "c": "complex numbers", "M": "dates", "m": "time deltas"}
         raise ChainruleError(

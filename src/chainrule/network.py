@@ -72,6 +72,10 @@ def _activations(activation: ActivationSpec | Sequence[ActivationSpec], output_a
     if isinstance(activation, (str, Activation, dict)):
         gs = [get_activation(activation)] * L
     else:
+        if not isinstance(activation, Sequence):
+            raise ChainruleError(
+                f"an activation is a name or an Activation instance, got {type(activation).__name__}: {activation!r}"
+            )
         specs = list(activation)
         if len(specs) != L:
             raise ChainruleError(

@@ -1,0 +1,141 @@
+"""Independent oracles for the tests: central finite differences written from scratch here
+(not chainrule's gradcheck), and PyTorch autograd in float64."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import chainrule as cr
+
+settings.register_profile(
+    "ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+settings.register_profile("dev", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# Plain formulas for every activation and loss, written independently of chainrule's code.
+def ref_g(name: str, z: np.ndarray) -> np.ndarray:
+    if name == "identity":
+        return z
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-z))
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "relu":
+        return np.where(z > 0, z, 0.0)
+    if name == "leaky_relu":
+        return np.where(z > 0, z, 0.01 * z)
+    if name == "softplus":
+        return np.log1p(np.exp(z))
+    if name == "softmax":
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    raise KeyError(name)
+
+
+def ref_C0(name: str, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    if name == "squared_error":
+        return ((a - y) ** 2).sum(axis=1)
+    if name == "mse":
+        return ((a - y) ** 2).mean(axis=1)
+    if name == "cross_entropy":
+        return -(y * np.log(a)).sum(axis=1)
+    if name == "binary_cross_entropy":
+        return -(y * np.log(a) + (1 - y) * np.log(1 - a)).sum(axis=1)
+    raise KeyError(name)
+
+
+def ref_cost(weights, biases, acts, X, Y, loss, sample_weight=None) -> float:
+    """The cost C by plain formulas: forward pass, per-sample loss, (weighted) mean."""
+    a = X
+    for l, W in enumerate(weights):
+        z = a @ W.T + (biases[l] if biases is not None else 0.0)
+        a = ref_g(acts[l], z)
+    c0 = ref_C0(loss, a, Y)
+    if sample_weight is None:
+        return float(c0.mean())
+    return float((sample_weight * c0).sum() / sample_weight.sum())
+
+
+def fd_gradients(net: cr.Network, X, Y, loss: str, h: float = 1e-6, sample_weight=None):
+    """Central finite differences of the plain-formula cost for every weight and bias."""
+    weights = [np.array(W, dtype=np.float64) for W in net.W]
+    biases = None if net.b is None else [np.array(b, dtype=np.float64) for b in net.b]
+    acts = [g.name for g in net.g]
+    params = weights + (biases or [])
+    grads = []
+    for p in params:
+        gp = np.zeros_like(p)
+        for i in np.ndindex(p.shape):
+            old = p[i]
+            p[i] = old + h
+            cp = ref_cost(weights, biases, acts, X, Y, loss, sample_weight)
+            p[i] = old - h
+            cm = ref_cost(weights, biases, acts, X, Y, loss, sample_weight)
+            p[i] = old
+            gp[i] = (cp - cm) / (2 * h)
+        grads.append(gp)
+    L = len(weights)
+    return grads[:L], (grads[L:] if biases is not None else None)
+
+
+def torch_gradients(net: cr.Network, X, Y, loss: str, per_sample: bool = False):
+    """PyTorch autograd, float64, explicit reductions: sum over outputs, mean over samples."""
+    torch = pytest.importorskip("torch")
+    Ws = [torch.tensor(np.asarray(W, dtype=np.float64), requires_grad=True) for W in net.W]
+    bs = None if net.b is None else [torch.tensor(np.asarray(b, dtype=np.float64), requires_grad=True) for b in net.b]
+    acts = {
+        "identity": lambda z: z,
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": torch.relu,
+        "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
+        "softplus": lambda z: torch.nn.functional.softplus(z, threshold=50.0),
+        "softmax": lambda z: torch.softmax(z, dim=1),
+    }
+
+    def per_sample_loss(x, y):
+        a = x
+        for l, W in enumerate(Ws):
+            z = a @ W.T
+            if bs is not None:
+                z = z + bs[l]
+            a = acts[net.g[l + 1].name](z)
+        if loss == "squared_error":
+            return ((a - y) ** 2).sum(dim=1)
+        if loss == "mse":
+            return ((a - y) ** 2).sum(dim=1) / a.shape[1]
+        if loss == "cross_entropy":
+            return -(y * torch.log(a)).sum(dim=1)
+        return -(y * torch.log(a) + (1 - y) * torch.log(1 - a)).sum(dim=1)
+
+    X_t = torch.tensor(np.asarray(X, dtype=np.float64))
+    Y_t = torch.tensor(np.asarray(Y, dtype=np.float64))
+    params = Ws + (bs or [])
+    if not per_sample:
+        C = per_sample_loss(X_t, Y_t).sum() / X_t.shape[0]
+        grads = torch.autograd.grad(C, params)
+        out = [g.numpy() for g in grads]
+    else:
+        rows = []
+        for i in range(X_t.shape[0]):  # the oracle may loop; chainrule may not
+            Ci = per_sample_loss(X_t[i : i + 1], Y_t[i : i + 1]).sum()
+            rows.append([g.numpy() for g in torch.autograd.grad(Ci, params)])
+        out = [np.stack([r[p] for r in rows]) for p in range(len(params))]
+    L = len(Ws)
+    return out[:L], (out[L:] if bs is not None else None)
+
+
+def assert_close_rel(actual, expected, rtol: float, what: str = "", atol: float = 0.0) -> None:
+    """Relative agreement scaled by the array's magnitude (entries near 0 are judged against it),
+    plus ``atol`` for the rounding noise of finite differences."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    scale = max(np.abs(expected).max(initial=0.0), 1e-300)
+    err = np.abs(actual - expected).max(initial=0.0) / scale
+    assert err <= rtol + atol / scale, f"{what}: relative error {err:.3e} > {rtol:.1e}"
