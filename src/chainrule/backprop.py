@@ -107,9 +107,9 @@ def _prepare(
     if not isinstance(net, Network):
         raise ChainruleError(f"net must be a chainrule Network, got {type(net).__name__}")
     loss = get_loss(loss)
-    net.check()
     loss.check_output(net.g[net.L], net.sizes[-1])
-    X = as_inputs(X, net.sizes[0], net.dtype)
+    # NaN and inf in X and the parameters are found by the checked forward pass that follows
+    X = as_inputs(X, net.sizes[0], net.dtype, finite=False)
     Y = as_targets(Y, X.shape[0], net.sizes[-1], net.dtype, loss.target_range)
     w = None if sample_weight is None else as_sample_weight(sample_weight, X.shape[0], net.dtype)
     return X, Y, loss, w
@@ -128,9 +128,10 @@ def _backward(
     dC0_da: list[np.ndarray] = [None] * L  # type: ignore[list-item]
     delta: list[np.ndarray] = [None] * L  # type: ignore[list-item]
     g_prime: list[np.ndarray] | None = None if fused else [None] * L  # type: ignore[list-item]
-    da = loss.dC0_da(trace.a[L], Y)
+    Ws, gs, zs, as_ = net.W._values, net.g._values, trace.z._values, trace.a._values
+    da = loss.dC0_da(as_[L], Y)
     for l in range(L, 0, -1):
-        g, z, a = net.g[l], trace.z[l], trace.a[l]
+        g, z, a = gs[l - 1], zs[l - 1], as_[l]
         dC0_da[l - 1] = da
         d = None
         if fused:
@@ -148,7 +149,7 @@ def _backward(
             d = np.einsum("nm,nmj->nj", da, J)
         delta[l - 1] = d
         if l > 1:
-            da = d @ net.W[l]
+            da = d @ Ws[l - 1]
     return dC0_da, delta, g_prime
 
 
@@ -212,14 +213,22 @@ def gradients(
             "gradient, so the two do not combine (multiply the per-sample gradients by your weights)"
         )
     X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight)
-    return _gradients(net, X, Y, loss, per_sample=per_sample, w=w, fused=fused)
+    return _gradients(net, X, Y, loss, per_sample=per_sample, w=w, fused=fused, check=True)
 
 
 def _gradients(
-    net: Network, X: np.ndarray, Y: np.ndarray, loss: Loss, *, per_sample: bool, w: np.ndarray | None, fused: bool
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    loss: Loss,
+    *,
+    per_sample: bool,
+    w: np.ndarray | None,
+    fused: bool,
+    check: bool = False,
 ) -> Gradients:
-    """:func:`gradients` on validated input."""
-    trace = net._forward(X)
+    """:func:`gradients` on validated input (``check``: scan for NaN/inf in the forward pass)."""
+    trace = net._forward(X, check=check)
     dC0_da, delta, g_prime = _backward(net, trace, Y, loss, fused)
     n = X.shape[0]
     C0 = loss.C0(trace.a[net.L], Y, trace.z[net.L])
@@ -232,22 +241,15 @@ def _gradients(
             dW.append(out)
             db.append(d.copy())
         C = C0.mean()
-    elif w is None:
-        scale = 1.0 / n
-        for l in range(1, net.L + 1):
-            d = delta[l - 1]
-            gW = d.T @ trace.a[l - 1]
-            gW *= scale
-            dW.append(gW)
-            db.append(d.sum(axis=0) * scale)
-        C = C0.mean()
     else:
-        s = w / w.sum()
-        for l in range(1, net.L + 1):
-            d = delta[l - 1]
-            dW.append((d * s[:, None]).T @ trace.a[l - 1])
-            db.append(s @ d)
-        C = s @ C0
+        # dC/dW = sum_i s_i delta_i a_prev_i^T with s_i = 1/n (the article's mean) or w_i / sum w;
+        # s is applied to delta (n x n_l), the smallest array of the product
+        s = None if w is None else (w / w.sum())[:, None]
+        for d, a_prev in zip(delta, trace.a._values):
+            d_mean = d / n if s is None else d * s
+            dW.append(d_mean.T @ a_prev)
+            db.append(d_mean.sum(axis=0))
+        C = C0.mean() if s is None else s[:, 0] @ C0
     return Gradients(
         dW=LayerList(dW, first=1, name="dW"),
         db=LayerList(db, first=1, name="db") if net.b is not None else None,
@@ -270,13 +272,15 @@ def cost(net: Network, X: Any, Y: Any, loss: str | Loss = "squared_error", *, sa
     2.5
     """
     X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight)
-    return _cost(net, X, Y, loss, w)
+    return _cost(net, X, Y, loss, w, check=True)
 
 
-def _cost(net: Network, a: np.ndarray, Y: np.ndarray, loss: Loss, w: np.ndarray | None, start: int = 1) -> float:
+def _cost(
+    net: Network, a: np.ndarray, Y: np.ndarray, loss: Loss, w: np.ndarray | None, start: int = 1, check: bool = False
+) -> float:
     """The cost on validated input, with layers ``start..L`` computed from ``a = a^(start-1)``."""
     z = a
-    for z, a in net._layers(a, start):
+    for z, a in net._layers(a, start, check=check):
         pass
     C0 = loss.C0(a, Y, z)
     return float(C0.mean() if w is None else (w @ C0) / w.sum())

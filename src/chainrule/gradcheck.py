@@ -125,7 +125,7 @@ def gradcheck(
     net64 = net.copy(np.float64)
     X, Y = X.astype(np.float64), Y.astype(np.float64)
     w = None if w is None else w.astype(np.float64)
-    grads = _gradients(net64, X, Y, loss, per_sample=False, w=w, fused=True)
+    grads = _gradients(net64, X, Y, loss, per_sample=False, w=w, fused=True, check=True)
     trace = grads.trace
     rng = np.random.default_rng(seed)
 

@@ -58,6 +58,8 @@ class LayerList(Generic[T]):
         return range(self.first, self.last + 1)
 
     def _position(self, l: object) -> int:
+        if type(l) is int and self.first <= l < self.first + len(self._values):
+            return l - self.first
         if isinstance(l, bool) or not isinstance(l, (int,)) and not hasattr(l, "__index__"):
             raise TypeError(f"{self.name} is indexed by a layer number (int), got {l!r}")
         l = l.__index__()  # type: ignore[union-attr]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_inputs, as_numeric, check_finite
+from ._validation import all_finite, as_inputs, as_numeric, check_finite
 from .activations import Activation, Softmax, get_activation
 from .errors import ChainruleError
 from .layers import LayerList
@@ -272,28 +272,44 @@ class Network:
         ``X`` is ``(n_samples, n_0)`` (one 1-D sample also works). Returns a :class:`Trace` with
         ``trace.a[l]`` for ``l = 0..L`` (``a^(0) = X``) and ``trace.z[l]`` for ``l = 1..L``.
         """
-        self.check()
-        return self._forward(as_inputs(X, self.sizes[0], self.dtype))
-
-    def _layers(self, a: np.ndarray, start: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """``(z^(l), a^(l))`` for ``l = start..L`` from a validated ``a = a^(start-1)``:
-        ``z = a @ W.T + b``, ``a = g(z)``."""
-        for l in range(start, self.L + 1):
-            z = a @ self.W[l].T
-            if self.b is not None:
-                z += self.b[l]
-            a = self.g[l].g(z)
-            yield z, a
-
-    def _forward(self, X: np.ndarray) -> Trace:
-        """Forward pass on validated input, keeping every ``z`` and ``a``."""
-        zs, as_ = zip(*self._layers(X))
-        return Trace(a=LayerList([X, *as_], first=0, name="a"), z=LayerList(zs, first=1, name="z"))
+        return self._forward(as_inputs(X, self.sizes[0], self.dtype, finite=False), check=True)
 
     def predict(self, X: Any) -> np.ndarray:
         """The output ``a^(L)`` for each row of ``X``, shape ``(n_samples, n_L)``; keeps no trace."""
-        self.check()
-        a = as_inputs(X, self.sizes[0], self.dtype)
-        for _, a in self._layers(a):
+        a = as_inputs(X, self.sizes[0], self.dtype, finite=False)
+        for _, a in self._layers(a, check=True):
             pass
         return a
+
+    def _layers(self, a: np.ndarray, start: int = 1, check: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(z^(l), a^(l))`` for ``l = start..L`` from ``a = a^(start-1)``: ``z = a @ W.T + b``, ``a = g(z)``.
+
+        With ``check``, each ``z^(l)`` is tested for NaN and inf. A NaN or inf in ``a^(l-1)``,
+        ``W^(l)`` or ``b^(l)`` always reaches ``z^(l)`` (NaN * x, inf * 0 and inf - inf are not
+        finite), so this one test of the ``(n, n_l)`` arrays stands in for scanning the input and
+        every parameter; only when it fails are they scanned, to name the culprit. Finite values
+        whose products overflow pass, as they would pass a scan of the inputs.
+        """
+        Ws, gs = self.W._values, self.g._values
+        bs = None if self.b is None else self.b._values
+        for i in range(start - 1, len(Ws)):  # i = l - 1
+            z = a @ Ws[i].T
+            if bs is not None:
+                z += bs[i]
+            if check and not all_finite(z):
+                self._locate_non_finite(i + 1, a if i == start - 1 else None)
+            a = gs[i].g(z)
+            yield z, a
+
+    def _locate_non_finite(self, l: int, a_prev: np.ndarray | None) -> None:
+        """Raise for the NaN or inf behind a non-finite ``z^(l)``: in the input, ``W[l]`` or ``b[l]``."""
+        if a_prev is not None:
+            check_finite("X" if l == 1 else f"a^({l - 1})", a_prev)
+        check_finite(f"W[{l}] (layer {l})", self.W[l], ("j", "k"))
+        if self.b is not None:
+            check_finite(f"b[{l}] (layer {l})", self.b[l], ("j",))
+
+    def _forward(self, X: np.ndarray, check: bool = False) -> Trace:
+        """Forward pass keeping every ``z`` and ``a``; ``check`` as for :meth:`_layers`."""
+        zs, as_ = zip(*self._layers(X, check=check))
+        return Trace(a=LayerList([X, *as_], first=0, name="a"), z=LayerList(zs, first=1, name="z"))

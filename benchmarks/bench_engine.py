@@ -1,0 +1,164 @@
+"""Engine benchmark: the full mean gradient of a sigmoid network with squared_error.
+
+Measures, in one run on the same data and dtype, the median time of one gradient for
+
+* ``chainrule.gradients`` (the public call, input validation included),
+* a plain vectorised NumPy reference (written below, the textbook three lines per layer),
+* PyTorch eager autograd, when torch is installed,
+
+and reports achieved GFLOP/s (6 x batch x sum n_l n_{l-1} flop per gradient) against this
+machine's matrix-multiply peak measured in the same run, plus every ratio chainrule / peer.
+
+Run (from the repository root; unset the OpenBLAS overrides this machine may set):
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_engine.py [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import chainrule as cr
+
+CASES = {
+    "tiny": ([2, 3, 2], 1),
+    "small": ([64, 32, 10], 32),
+    "mnist-like": ([784, 128, 64, 10], 256),
+}
+
+
+def median_time(fn: Callable[[], object], min_time: float = 0.4, repeats: int = 7) -> float:
+    """Median seconds per call over ``repeats`` rounds of enough calls to last ``min_time / repeats``."""
+    fn()
+    start = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - start, 1e-7)
+    number = max(1, int(min_time / repeats / once))
+    rounds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        rounds.append((time.perf_counter() - start) / number)
+    return statistics.median(rounds)
+
+
+def matmul_peak(dtype: np.dtype, n: int = 1024) -> float:
+    """GFLOP/s of one n x n x n matrix product (2 n^3 flop), the machine's practical peak."""
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(size=(n, n)).astype(dtype), rng.normal(size=(n, n)).astype(dtype)
+    C = np.empty((n, n), dtype=dtype)
+    t = median_time(lambda: np.matmul(A, B, out=C))
+    return 2 * n**3 / t / 1e9
+
+
+def numpy_reference(Ws, bs, X, Y):
+    """The textbook vectorised backprop for sigmoid layers and C0 = sum_j (a_j - y_j)^2, mean over rows."""
+    a_s, a = [X], X
+    for W, b in zip(Ws, bs):
+        a = 1 / (1 + np.exp(-(a @ W.T + b)))
+        a_s.append(a)
+    n = X.shape[0]
+    delta = 2 * (a - Y) * a * (1 - a)
+    dWs, dbs = [], []
+    for l in range(len(Ws) - 1, -1, -1):
+        dWs.append(delta.T @ a_s[l] / n)
+        dbs.append(delta.sum(axis=0) / n)
+        if l:
+            delta = (delta @ Ws[l]) * a_s[l] * (1 - a_s[l])
+    return dWs[::-1], dbs[::-1]
+
+
+def torch_step(torch, Ws, bs, X, Y):
+    def run():
+        for p in Ws + bs:
+            p.grad = None
+        a = X
+        for W, b in zip(Ws, bs):
+            a = torch.sigmoid(a @ W.T + b)
+        C = ((a - Y) ** 2).sum() / X.shape[0]
+        C.backward()
+
+    return run
+
+
+def bench_case(name: str, sizes: list[int], batch: int, dtype: np.dtype, torch) -> dict:
+    rng = np.random.default_rng(0)
+    net = cr.Network(sizes, activation="sigmoid", dtype=dtype, seed=0)
+    X = rng.normal(size=(batch, sizes[0])).astype(dtype)
+    Y = rng.uniform(size=(batch, sizes[-1])).astype(dtype)
+    Ws, bs = net.W.to_list(), net.b.to_list()
+    ref_dW, _ = numpy_reference(Ws, bs, X, Y)
+    ours = cr.gradients(net, X, Y)
+    for l, ref in enumerate(ref_dW, start=1):  # same numbers before any timing counts
+        np.testing.assert_allclose(ours.dW[l], ref, rtol=1e-3 if dtype == np.float32 else 1e-10, atol=1e-6)
+    times = {
+        "chainrule": median_time(lambda: cr.gradients(net, X, Y)),
+        "numpy": median_time(lambda: numpy_reference(Ws, bs, X, Y)),
+    }
+    if torch is not None:
+        tW = [torch.tensor(W, requires_grad=True) for W in Ws]
+        tb = [torch.tensor(b, requires_grad=True) for b in bs]
+        times["pytorch"] = median_time(torch_step(torch, tW, tb, torch.tensor(X), torch.tensor(Y)))
+    flop = 6 * batch * sum(sizes[l] * sizes[l - 1] for l in range(1, len(sizes)))
+    return {
+        "case": name,
+        "sizes": sizes,
+        "batch": batch,
+        "dtype": np.dtype(dtype).name,
+        "us": {k: v * 1e6 for k, v in times.items()},
+        "gflops": {k: flop / v / 1e9 for k, v in times.items()},
+        "ratio": {k: times["chainrule"] / v for k, v in times.items() if k != "chainrule"},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", help="write the results to this file")
+    parser.add_argument("--cases", nargs="*", default=list(CASES))
+    args = parser.parse_args()
+    try:
+        import torch
+
+        torch.set_num_threads(2)
+    except ImportError:
+        torch = None
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [(i["internal_api"], i.get("architecture"), i["num_threads"]) for i in threadpool_info()]
+    except ImportError:
+        blas = []
+    result = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__, "blas": blas},
+        "matmul_peak_gflops": {d: matmul_peak(np.dtype(d)) for d in ("float64", "float32")},
+        "rows": [],
+    }
+    print(f"matmul peak: float64 {result['matmul_peak_gflops']['float64']:.1f} GFLOP/s, "
+          f"float32 {result['matmul_peak_gflops']['float32']:.1f} GFLOP/s   BLAS {blas}")
+    header = f"{'case':<12}{'dtype':<9}{'peer':<10}{'chainrule us':>13}{'peer us':>11}{'ratio':>8}{'cr GFLOP/s':>12}{'% peak':>8}"
+    print(header)
+    for name in args.cases:
+        sizes, batch = CASES[name]
+        for dtype in (np.float64, np.float32):
+            row = bench_case(name, sizes, batch, dtype, torch)
+            result["rows"].append(row)
+            peak = result["matmul_peak_gflops"][row["dtype"]]
+            for peer, ratio in row["ratio"].items():
+                print(f"{name:<12}{row['dtype']:<9}{peer:<10}{row['us']['chainrule']:>13.1f}{row['us'][peer]:>11.1f}"
+                      f"{ratio:>8.2f}{row['gflops']['chainrule']:>12.1f}{100 * row['gflops']['chainrule'] / peak:>7.0f}%")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
