@@ -120,15 +120,73 @@ def bench_case(name: str, sizes: list[int], batch: int, dtype: np.dtype, torch) 
     }
 
 
+def numpy_per_sample_reference(Ws, bs, X, Y):
+    """Per-sample gradients the plain NumPy way: one backward pass, then outer products by einsum."""
+    a_s, a = [X], X
+    for W, b in zip(Ws, bs):
+        a = 1 / (1 + np.exp(-(a @ W.T + b)))
+        a_s.append(a)
+    delta = 2 * (a - Y) * a * (1 - a)
+    out = []
+    for l in range(len(Ws) - 1, -1, -1):
+        out.append(np.einsum("nj,nk->njk", delta, a_s[l]))
+        if l:
+            delta = (delta @ Ws[l]) * a_s[l] * (1 - a_s[l])
+    return out[::-1]
+
+
+def torch_func_per_sample(torch, Ws, bs, X, Y):
+    from torch.func import grad, vmap
+
+    def C0(params, x, y):
+        a = x[None]
+        for W, b in zip(params[: len(Ws)], params[len(Ws) :]):
+            a = torch.sigmoid(a @ W.T + b)
+        return ((a - y[None]) ** 2).sum()
+
+    params = tuple(Ws + bs)
+    per_sample = vmap(grad(C0), in_dims=(None, 0, 0))
+    return lambda: per_sample(params, X, Y)
+
+
+def bench_per_sample(sizes: list[int], batch: int, dtype: np.dtype, torch) -> dict:
+    rng = np.random.default_rng(0)
+    net = cr.Network(sizes, activation="sigmoid", dtype=dtype, seed=0)
+    X = rng.normal(size=(batch, sizes[0])).astype(dtype)
+    Y = rng.uniform(size=(batch, sizes[-1])).astype(dtype)
+    Ws, bs = net.W.to_list(), net.b.to_list()
+    ref = numpy_per_sample_reference(Ws, bs, X, Y)
+    ours = cr.gradients(net, X, Y, per_sample=True)
+    for l, r in enumerate(ref, start=1):
+        np.testing.assert_allclose(ours.dW[l], r, rtol=1e-3 if dtype == np.float32 else 1e-10, atol=1e-6)
+    times = {
+        "chainrule": median_time(lambda: cr.gradients(net, X, Y, per_sample=True)),
+        "numpy": median_time(lambda: numpy_per_sample_reference(Ws, bs, X, Y)),
+    }
+    if torch is not None:
+        tW = [torch.tensor(W) for W in Ws]
+        tb = [torch.tensor(b) for b in bs]
+        times["torch.func"] = median_time(torch_func_per_sample(torch, tW, tb, torch.tensor(X), torch.tensor(Y)))
+    return {
+        "case": "per-sample mnist-like",
+        "sizes": sizes,
+        "batch": batch,
+        "dtype": np.dtype(dtype).name,
+        "us": {k: v * 1e6 for k, v in times.items()},
+        "ratio": {k: times["chainrule"] / v for k, v in times.items() if k != "chainrule"},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="write the results to this file")
     parser.add_argument("--cases", nargs="*", default=list(CASES))
+    parser.add_argument("--no-per-sample", action="store_true", help="skip the per-sample gradient rows")
     args = parser.parse_args()
     try:
         import torch
 
-        torch.set_num_threads(2)
+        torch.set_num_threads(min(2, os.cpu_count() or 1))
     except ImportError:
         torch = None
     try:
@@ -155,6 +213,12 @@ def main() -> None:
             for peer, ratio in row["ratio"].items():
                 print(f"{name:<12}{row['dtype']:<9}{peer:<10}{row['us']['chainrule']:>13.1f}{row['us'][peer]:>11.1f}"
                       f"{ratio:>8.2f}{row['gflops']['chainrule']:>12.1f}{100 * row['gflops']['chainrule'] / peak:>7.0f}%")
+    if not args.no_per_sample:
+        for dtype in (np.float64, np.float32):
+            row = bench_per_sample(*CASES["mnist-like"], dtype, torch)
+            result["rows"].append(row)
+            for peer, ratio in row["ratio"].items():
+                print(f"{'per-sample':<12}{row['dtype']:<9}{peer:<10}{row['us']['chainrule']:>13.1f}{row['us'][peer]:>11.1f}{ratio:>8.2f}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)
