@@ -200,10 +200,14 @@ def main() -> None:
         "matmul_peak_gflops": {d: matmul_peak(np.dtype(d)) for d in ("float64", "float32")},
         "rows": [],
     }
-    print(f"matmul peak: float64 {result['matmul_peak_gflops']['float64']:.1f} GFLOP/s, "
-          f"float32 {result['matmul_peak_gflops']['float32']:.1f} GFLOP/s   BLAS {blas}")
-    header = f"{'case':<12}{'dtype':<9}{'peer':<10}{'chainrule us':>13}{'peer us':>11}{'ratio':>8}{'cr GFLOP/s':>12}{'% peak':>8}"
-    print(header)
+    print(
+        f"matmul peak: float64 {result['matmul_peak_gflops']['float64']:.1f} GFLOP/s, "
+        f"float32 {result['matmul_peak_gflops']['float32']:.1f} GFLOP/s   BLAS {blas}"
+    )
+    print(
+        f"{'case':<12}{'dtype':<9}{'peer':<10}{'chainrule us':>13}{'peer us':>11}{'ratio':>8}"
+        f"{'cr GFLOP/s':>12}{'% peak':>8}"
+    )
     for name in args.cases:
         sizes, batch = CASES[name]
         for dtype in (np.float64, np.float32):
@@ -211,14 +215,18 @@ def main() -> None:
             result["rows"].append(row)
             peak = result["matmul_peak_gflops"][row["dtype"]]
             for peer, ratio in row["ratio"].items():
-                print(f"{name:<12}{row['dtype']:<9}{peer:<10}{row['us']['chainrule']:>13.1f}{row['us'][peer]:>11.1f}"
-                      f"{ratio:>8.2f}{row['gflops']['chainrule']:>12.1f}{100 * row['gflops']['chainrule'] / peak:>7.0f}%")
+                print(
+                    f"{name:<12}{row['dtype']:<9}{peer:<10}{row['us']['chainrule']:>13.1f}{row['us'][peer]:>11.1f}"
+                    f"{ratio:>8.2f}{row['gflops']['chainrule']:>12.1f}{100 * row['gflops']['chainrule'] / peak:>7.0f}%"
+                )
     if not args.no_per_sample:
         for dtype in (np.float64, np.float32):
             row = bench_per_sample(*CASES["mnist-like"], dtype, torch)
             result["rows"].append(row)
             for peer, ratio in row["ratio"].items():
-                print(f"{'per-sample':<12}{row['dtype']:<9}{peer:<10}{row['us']['chainrule']:>13.1f}{row['us'][peer]:>11.1f}{ratio:>8.2f}")
+                print(
+                    f"{'per-sample':<12}{row['dtype']:<9}{peer:<10}{row['us']['chainrule']:>13.1f}{row['us'][peer]:>11.1f}{ratio:>8.2f}"
+                )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)

@@ -23,7 +23,10 @@ term2 = g.g_prime[L][0, j]  # da_1^(L)/dz_1^(L) = g'^(L)(z_1^(L))
 term3 = a_prev[k]  # dz_1^(L)/dw_12^(L) = a_2^(L-1)
 
 print(f"Weight w_{j}{k}^({L}) = {net.W[L][j, k]:.10f}: from node {k} of layer {L - 1} to node {j} of layer {L}")
-print(f"  a_{j}^({L}) = {a_L[j]:.10f}, y_{j} = {y[0, j]:g}, z_{j}^({L}) = {z_L[j]:.10f}, a_{k}^({L - 1}) = {a_prev[k]:.10f}")
+print(
+    f"  a_{j}^({L}) = {a_L[j]:.10f}, y_{j} = {y[0, j]:g}, z_{j}^({L}) = {z_L[j]:.10f}, "
+    f"a_{k}^({L - 1}) = {a_prev[k]:.10f}"
+)
 rows = [
     (f"dC0/da_{j}^({L})", f"2 (a_{j}^({L}) - y_{j})", term1),
     (f"g'^({L})(z_{j}^({L}))", "a (1 - a) for the sigmoid", term2),

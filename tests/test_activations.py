@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from conftest import ref_g
 
 import chainrule as cr
 from chainrule.activations import LeakyReLU, Sigmoid, Softmax
-from conftest import ref_g
 
 ELEMENTWISE = sorted(n for n, c in cr.ACTIVATIONS.items() if c.elementwise)
 
@@ -48,7 +48,9 @@ def test_backward_is_jacobian_vector_product(name):
     z, v = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
     a = g.g(z)
     v_before = v.copy()
-    np.testing.assert_allclose(g.backward(z, a, v), np.einsum("nj,njm->nm", v, g.jacobian(z, a)), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        g.backward(z, a, v), np.einsum("nj,njm->nm", v, g.jacobian(z, a)), rtol=1e-12, atol=1e-15
+    )
     np.testing.assert_array_equal(v, v_before)  # dC0/da is not overwritten
 
 

@@ -10,9 +10,9 @@ import zlib
 
 import numpy as np
 import pytest
+from conftest import assert_close_rel, fd_gradients, ref_C0, ref_cost
 
 import chainrule as cr
-from conftest import assert_close_rel, fd_gradients, ref_C0, ref_cost
 
 # central differences with h = 1e-6 carry ~1e-10 of rounding noise
 FD_RTOL, FD_ATOL = 1e-6, 1e-9

@@ -1,7 +1,6 @@
 """gradcheck() as a user's tool: it passes correct gradients and catches wrong ones."""
 
 import numpy as np
-import pytest
 
 import chainrule as cr
 from chainrule.activations import Tanh

@@ -137,7 +137,9 @@ def test_per_sample_allocates_no_more_than_its_result():
 
 def test_cost_function_matches_gradients_C():
     net, X, Y = _problem("sigmoid", "softmax", "cross_entropy")
-    assert cr.cost(net, X, Y, loss="cross_entropy") == pytest.approx(cr.gradients(net, X, Y, loss="cross_entropy").C, rel=1e-14)
+    assert cr.cost(net, X, Y, loss="cross_entropy") == pytest.approx(
+        cr.gradients(net, X, Y, loss="cross_entropy").C, rel=1e-14
+    )
     w = np.arange(1, 10)
     assert cr.cost(net, X, Y, "cross_entropy", sample_weight=w) == pytest.approx(
         cr.gradients(net, X, Y, "cross_entropy", sample_weight=w).C, rel=1e-14

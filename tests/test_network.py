@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import ref_g
 
 import chainrule as cr
-from conftest import ref_g
 
 
 def test_shapes_follow_the_article():
@@ -114,7 +114,10 @@ def test_copy_is_independent():
     assert net.copy(np.float32).W[2].dtype == np.float32
 
 
-@pytest.mark.parametrize("loss,out", [("squared_error", "tanh"), ("mse", "identity"), ("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid")])
+@pytest.mark.parametrize(
+    "loss,out",
+    [("squared_error", "tanh"), ("mse", "identity"), ("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid")],
+)
 @pytest.mark.parametrize("per_sample", [False, True])
 @pytest.mark.parametrize("fused", [False, True])
 def test_float32_stays_float32_end_to_end(loss, out, per_sample, fused):

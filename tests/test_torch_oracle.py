@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import assert_close_rel, torch_gradients
 from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
-from conftest import assert_close_rel, torch_gradients
 
 pytest.importorskip("torch")
 

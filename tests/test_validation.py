@@ -17,12 +17,18 @@ def test_error_is_a_value_error():
 
 
 def test_x_columns(net):
-    with pytest.raises(ChainruleError, match=r"X has 4 columns but layer 0 \(the input layer\) has n_0 = 3 nodes; expected shape \(n_samples, 3\), got \(5, 4\)"):
+    with pytest.raises(
+        ChainruleError,
+        match=r"X has 4 columns but layer 0 \(the input layer\) has n_0 = 3 nodes; expected shape \(n_samples, 3\), got \(5, 4\)",
+    ):
         cr.gradients(net, np.zeros((5, 4)), np.zeros((5, 2)))
 
 
 def test_y_columns(net):
-    with pytest.raises(ChainruleError, match=r"Y has 3 columns but the output layer L has n_L = 2 nodes; expected shape \(5, 2\), got \(5, 3\)"):
+    with pytest.raises(
+        ChainruleError,
+        match=r"Y has 3 columns but the output layer L has n_L = 2 nodes; expected shape \(5, 2\), got \(5, 3\)",
+    ):
         cr.gradients(net, np.zeros((5, 3)), np.zeros((5, 3)))
 
 
@@ -71,17 +77,26 @@ def test_huge_but_finite_values_are_accepted(net):
 
 
 def test_unknown_activation_lists_valid_names():
-    with pytest.raises(ChainruleError, match=r"unknown activation 'sigmod'; valid names: identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh\. Did you mean 'sigmoid'\?"):
+    with pytest.raises(
+        ChainruleError,
+        match=r"unknown activation 'sigmod'; valid names: identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh\. Did you mean 'sigmoid'\?",
+    ):
         cr.Network([2, 2], activation="sigmod")
 
 
 def test_unknown_loss_lists_valid_names(net):
-    with pytest.raises(ChainruleError, match=r"unknown loss 'squared'; valid names: binary_cross_entropy, cross_entropy, mse, squared_error"):
+    with pytest.raises(
+        ChainruleError,
+        match=r"unknown loss 'squared'; valid names: binary_cross_entropy, cross_entropy, mse, squared_error",
+    ):
         cr.gradients(net, np.zeros((1, 3)), np.zeros((1, 2)), loss="squared")
 
 
 def test_labels_out_of_range(net):
-    with pytest.raises(ChainruleError, match=r"Y holds class label 2 at row 1, out of range: the output layer has n_L = 2 nodes, so labels must be 0..1"):
+    with pytest.raises(
+        ChainruleError,
+        match=r"Y holds class label 2 at row 1, out of range: the output layer has n_L = 2 nodes, so labels must be 0..1",
+    ):
         cr.gradients(net, np.zeros((3, 3)), np.array([0, 2, 1]))
     with pytest.raises(ChainruleError, match=r"class label -1 at row 0"):
         cr.gradients(net, np.zeros((3, 3)), np.array([-1, 0, 1]))
@@ -103,10 +118,16 @@ def test_targets_out_of_range_for_probability_losses():
 
 def test_softmax_with_a_loss_it_does_not_fit():
     net = cr.Network([3, 4], activation="tanh", output_activation="softmax", seed=0)
-    with pytest.raises(ChainruleError, match=r"loss 'binary_cross_entropy' does not fit a softmax output layer.* for softmax outputs use cross_entropy"):
+    with pytest.raises(
+        ChainruleError,
+        match=r"loss 'binary_cross_entropy' does not fit a softmax output layer.* for softmax outputs use cross_entropy",
+    ):
         cr.gradients(net, np.zeros((1, 3)), [1], loss="binary_cross_entropy")
     net = cr.Network([3, 4], activation="sigmoid", seed=0)
-    with pytest.raises(ChainruleError, match=r"loss 'cross_entropy' does not fit a sigmoid output layer.* for sigmoid outputs use binary_cross_entropy"):
+    with pytest.raises(
+        ChainruleError,
+        match=r"loss 'cross_entropy' does not fit a sigmoid output layer.* for sigmoid outputs use binary_cross_entropy",
+    ):
         cr.gradients(net, np.zeros((1, 3)), [1], loss="cross_entropy")
 
 
@@ -120,7 +141,10 @@ def test_softmax_on_a_single_node():
     [
         (np.array([["a", "b", "c"]]), r"X must be numeric \(bool, int or float\); got dtype <U1 \(strings\)"),
         (np.array([[1 + 1j, 0, 0]]), r"X must be numeric .*complex numbers"),
-        (np.array([[1, None, 2]], dtype=object), r"X must be numeric; it holds None \(NoneType\) at \[0, 1\], not a number"),
+        (
+            np.array([[1, None, 2]], dtype=object),
+            r"X must be numeric; it holds None \(NoneType\) at \[0, 1\], not a number",
+        ),
         ([[1, 2], [3]], r"X could not be read as a numeric array"),
     ],
 )
@@ -157,7 +181,10 @@ def test_sample_weight_errors(net):
         ({"sizes": [3, 4, 2], "activation": ["tanh"]}, r"L = 2 layers with weights but 1 activations were given"),
         ({"sizes": [3, 2], "dtype": "int32"}, r"dtype must be float32 or float64, got int32"),
         ({"sizes": [3, 2], "activation": 3}, r"an activation is a name or an Activation instance, got int"),
-        ({"sizes": [3, 2], "activation": {"name": "leaky_relu", "beta": 1}}, r"bad parameters for activation 'leaky_relu'"),
+        (
+            {"sizes": [3, 2], "activation": {"name": "leaky_relu", "beta": 1}},
+            r"bad parameters for activation 'leaky_relu'",
+        ),
         ({"sizes": [3, 2], "activation": {"name": "leaky_relu", "alpha": -1}}, r"alpha must be a finite number >= 0"),
     ],
 )
@@ -168,7 +195,9 @@ def test_network_construction_errors(kwargs, match):
 
 
 def test_from_weights_errors():
-    with pytest.raises(ChainruleError, match=r"W\[2\] has shape \(2, 4\) but W\[1\] has \(3, 2\): W\[2\] needs n_1 = 3 columns"):
+    with pytest.raises(
+        ChainruleError, match=r"W\[2\] has shape \(2, 4\) but W\[1\] has \(3, 2\): W\[2\] needs n_1 = 3 columns"
+    ):
         cr.Network.from_weights([np.zeros((3, 2)), np.zeros((2, 4))])
     with pytest.raises(ChainruleError, match=r"W\[1\] must be 2-D"):
         cr.Network.from_weights([np.zeros(3)])
@@ -188,7 +217,10 @@ def test_assigning_weights_checks_shape(net):
 
 
 def test_layer_numbers_out_of_range(net):
-    with pytest.raises(IndexError, match=r"W has no layer 0: its layers are 1..2 \(layer numbers follow the article: input layer 0, output layer L = 2\)"):
+    with pytest.raises(
+        IndexError,
+        match=r"W has no layer 0: its layers are 1..2 \(layer numbers follow the article: input layer 0, output layer L = 2\)",
+    ):
         net.W[0]
     with pytest.raises(IndexError, match=r"a has no layer 3: its layers are 0..2"):
         net.forward(np.zeros((1, 3))).a[3]

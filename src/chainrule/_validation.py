@@ -94,7 +94,9 @@ def as_inputs(X: Any, n_0: int, dtype: np.dtype, finite: bool = True) -> np.ndar
             f"expected shape (n_samples, {n_0}), got {X.shape}"
         )
     if X.shape[0] == 0:
-        raise ChainruleError("X has no samples (an empty batch): the cost and its gradient are means over at least one sample")
+        raise ChainruleError(
+            "X has no samples (an empty batch): the cost and its gradient are means over at least one sample"
+        )
     if finite:
         check_finite("X", X)
     return X
@@ -147,8 +149,7 @@ def as_targets(
         if Y.min() < lo or Y.max() > hi:
             bad = np.argwhere((Y < lo) | (Y > hi))[0]
             raise ChainruleError(
-                f"Y holds {Y[tuple(bad)]} at row {bad[0]}, column {bad[1]}: this loss needs targets "
-                f"in [{lo:g}, {hi:g}]"
+                f"Y holds {Y[tuple(bad)]} at row {bad[0]}, column {bad[1]}: this loss needs targets in [{lo:g}, {hi:g}]"
             )
     return Y
 

@@ -265,9 +265,7 @@ def get_activation(spec: str | Activation | dict[str, Any]) -> Activation:
         params = dict(spec)
         spec = params.pop("name", None)  # type: ignore[assignment]
     if not isinstance(spec, str):
-        raise ChainruleError(
-            f"an activation is a name or an Activation instance, got {type(spec).__name__}: {spec!r}"
-        )
+        raise ChainruleError(f"an activation is a name or an Activation instance, got {type(spec).__name__}: {spec!r}")
     cls = ACTIVATIONS.get(spec.lower())
     if cls is None:
         raise unknown_name("activation", spec, ACTIVATIONS)

@@ -107,7 +107,7 @@ def _prepare(
     if not isinstance(net, Network):
         raise ChainruleError(f"net must be a chainrule Network, got {type(net).__name__}")
     loss = get_loss(loss)
-    loss.check_output(net.g[net.L], net.sizes[-1])
+    loss.check_output(net.g[net.L])
     # NaN and inf in X and the parameters are found by the checked forward pass that follows
     X = as_inputs(X, net.sizes[0], net.dtype, finite=False)
     Y = as_targets(Y, X.shape[0], net.sizes[-1], net.dtype, loss.target_range)
@@ -279,8 +279,6 @@ def _cost(
     net: Network, a: np.ndarray, Y: np.ndarray, loss: Loss, w: np.ndarray | None, start: int = 1, check: bool = False
 ) -> float:
     """The cost on validated input, with layers ``start..L`` computed from ``a = a^(start-1)``."""
-    z = a
-    for z, a in net._layers(a, start, check=check):
-        pass
+    z, a = net._output(a, start, check=check)
     C0 = loss.C0(a, Y, z)
     return float(C0.mean() if w is None else (w @ C0) / w.sum())

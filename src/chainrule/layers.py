@@ -38,7 +38,7 @@ class LayerList(Generic[T]):
     >>> W[0]
     Traceback (most recent call last):
     ...
-    IndexError: W has no layer 0: its layers are 1..2 (layer numbers follow the article: input layer 0, output layer L = 2)
+    IndexError: W has no layer 0: its layers are 1..2 (layer numbers follow the article: ...)
     """
 
     __slots__ = ("_values", "first", "name")

@@ -45,6 +45,9 @@ class Loss:
     name: ClassVar[str] = ""
     #: Range every target value must lie in, or None for any finite value.
     target_range: ClassVar[tuple[float, float] | None] = None
+    #: The output activation the loss needs (None: any), and why.
+    output: ClassVar[type[Activation] | None] = None
+    output_reason: ClassVar[str] = ""
 
     def C0(self, a: np.ndarray, Y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
         """The loss of each sample, shape ``(n_samples,)``. ``z`` (if given) allows a stable form."""
@@ -62,8 +65,16 @@ class Loss:
         """
         return None
 
-    def check_output(self, g: Activation, n_L: int) -> None:
-        """Raise :class:`ChainruleError` if this loss does not fit an output layer ``g`` of ``n_L`` nodes."""
+    def check_output(self, g: Activation) -> None:
+        """Raise :class:`ChainruleError` if this loss does not fit an output layer with activation ``g``."""
+        if self.output is None or isinstance(g, self.output):
+            return
+        fits = [L.name for L in LOSSES.values() if L.output is not None and isinstance(g, L.output)]
+        hint = f" for {g.name} outputs use {fits[0]};" if fits else ""
+        raise ChainruleError(
+            f"loss '{self.name}' does not fit a {g.name} output layer: {self.output_reason}, so the "
+            f"output activation must be {self.output.name};{hint} or use squared_error"
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -121,6 +132,8 @@ class CrossEntropy(Loss):
 
     name = "cross_entropy"
     target_range = (0.0, 1.0)
+    output = Softmax
+    output_reason = "it reads the outputs as one probability distribution"
 
     def C0(self, a: np.ndarray, Y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
         if z is not None:
@@ -147,15 +160,6 @@ class CrossEntropy(Loss):
         delta -= Y
         return delta
 
-    def check_output(self, g: Activation, n_L: int) -> None:
-        if not isinstance(g, Softmax):
-            hint = " for sigmoid outputs use binary_cross_entropy;" if isinstance(g, Sigmoid) else ""
-            raise ChainruleError(
-                f"loss 'cross_entropy' does not fit a {g.name} output layer: it reads the outputs as "
-                f"one probability distribution, so the output activation must be softmax;{hint} "
-                "or use squared_error"
-            )
-
 
 class BinaryCrossEntropy(Loss):
     """Binary cross-entropy on sigmoid outputs, summed over the outputs:
@@ -168,6 +172,8 @@ class BinaryCrossEntropy(Loss):
 
     name = "binary_cross_entropy"
     target_range = (0.0, 1.0)
+    output = Sigmoid
+    output_reason = "it needs each output in (0, 1) on its own"
 
     def C0(self, a: np.ndarray, Y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
         if z is not None:
@@ -188,14 +194,6 @@ class BinaryCrossEntropy(Loss):
         if not isinstance(g, Sigmoid):
             return None
         return np.subtract(a, Y)
-
-    def check_output(self, g: Activation, n_L: int) -> None:
-        if not isinstance(g, Sigmoid):
-            hint = " for softmax outputs use cross_entropy;" if isinstance(g, Softmax) else ""
-            raise ChainruleError(
-                f"loss 'binary_cross_entropy' does not fit a {g.name} output layer: it needs each output "
-                f"in (0, 1) on its own, so the output activation must be sigmoid;{hint} or use squared_error"
-            )
 
 
 #: The registry of losses, name -> class. ``get_loss`` builds instances from it.

@@ -11,6 +11,7 @@ Conventions (the article's, see the README's table):
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,7 +69,9 @@ def _as_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
-def _activations(activation: ActivationSpec | Sequence[ActivationSpec], output_activation: ActivationSpec | None, L: int) -> list[Activation]:
+def _activations(
+    activation: ActivationSpec | Sequence[ActivationSpec], output_activation: ActivationSpec | None, L: int
+) -> list[Activation]:
     if isinstance(activation, (str, Activation, dict)):
         gs = [get_activation(activation)] * L
     else:
@@ -132,7 +135,9 @@ class Network:
     ) -> None:
         sizes = tuple(sizes)
         if len(sizes) < 2:
-            raise ChainruleError(f"sizes lists the nodes of layers 0..L and needs at least two layers; got {list(sizes)}")
+            raise ChainruleError(
+                f"sizes lists the nodes of layers 0..L and needs at least two layers; got {list(sizes)}"
+            )
         for l, n in enumerate(sizes):
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
                 raise ChainruleError(f"layer {l} must have a whole number >= 1 of nodes; sizes[{l}] = {n!r}")
@@ -209,7 +214,9 @@ class Network:
             for l, b in enumerate(biases, start=1):
                 b = as_numeric(f"b[{l}]", b, dt)
                 if b.shape != (sizes[l],):
-                    raise ChainruleError(f"b[{l}] must have shape ({sizes[l]},), one per node of layer {l}; got {b.shape}")
+                    raise ChainruleError(
+                        f"b[{l}] must have shape ({sizes[l]},), one per node of layer {l}; got {b.shape}"
+                    )
                 bs.append(np.array(b, dtype=dt, copy=True))
             net.b = _ParameterList(bs, "b", dt)
         net.check()
@@ -276,10 +283,11 @@ class Network:
 
     def predict(self, X: Any) -> np.ndarray:
         """The output ``a^(L)`` for each row of ``X``, shape ``(n_samples, n_L)``; keeps no trace."""
-        a = as_inputs(X, self.sizes[0], self.dtype, finite=False)
-        for _, a in self._layers(a, check=True):
-            pass
-        return a
+        return self._output(as_inputs(X, self.sizes[0], self.dtype, finite=False), check=True)[1]
+
+    def _output(self, a: np.ndarray, start: int = 1, check: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``(z^(L), a^(L))`` from ``a = a^(start-1)``, keeping nothing of the layers between."""
+        return collections.deque(self._layers(a, start, check=check), maxlen=1)[0]
 
     def _layers(self, a: np.ndarray, start: int = 1, check: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(z^(l), a^(l))`` for ``l = start..L`` from ``a = a^(start-1)``: ``z = a @ W.T + b``, ``a = g(z)``.
