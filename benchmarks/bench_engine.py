@@ -4,7 +4,9 @@ Measures, in one run on the same data and dtype, the median time of one gradient
 
 * ``chainrule.gradients`` (the public call, input validation included),
 * a plain vectorised NumPy reference (written below, the textbook three lines per layer),
-* PyTorch eager autograd, when torch is installed,
+* PyTorch eager autograd (and ``torch.func.vmap(grad)`` per sample), when torch is installed,
+  timed after the others, since importing torch changes how the C allocator behaves for the
+  whole process,
 
 and reports achieved GFLOP/s (6 x batch x sum n_l n_{l-1} flop per gradient) against this
 machine's matrix-multiply peak measured in the same run, plus every ratio chainrule / peer.
@@ -77,7 +79,12 @@ def numpy_reference(Ws, bs, X, Y):
     return dWs[::-1], dbs[::-1]
 
 
-def torch_step(torch, Ws, bs, X, Y):
+def torch_step(torch, net, X, Y):
+    """One eager autograd gradient of the same network, loss and mean."""
+    Ws = [torch.tensor(W, requires_grad=True) for W in net.W]
+    bs = [torch.tensor(b, requires_grad=True) for b in net.b]
+    X, Y = torch.tensor(X), torch.tensor(Y)
+
     def run():
         for p in Ws + bs:
             p.grad = None
@@ -88,36 +95,6 @@ def torch_step(torch, Ws, bs, X, Y):
         C.backward()
 
     return run
-
-
-def bench_case(name: str, sizes: list[int], batch: int, dtype: np.dtype, torch) -> dict:
-    rng = np.random.default_rng(0)
-    net = cr.Network(sizes, activation="sigmoid", dtype=dtype, seed=0)
-    X = rng.normal(size=(batch, sizes[0])).astype(dtype)
-    Y = rng.uniform(size=(batch, sizes[-1])).astype(dtype)
-    Ws, bs = net.W.to_list(), net.b.to_list()
-    ref_dW, _ = numpy_reference(Ws, bs, X, Y)
-    ours = cr.gradients(net, X, Y)
-    for l, ref in enumerate(ref_dW, start=1):  # same numbers before any timing counts
-        np.testing.assert_allclose(ours.dW[l], ref, rtol=1e-3 if dtype == np.float32 else 1e-10, atol=1e-6)
-    times = {
-        "chainrule": median_time(lambda: cr.gradients(net, X, Y)),
-        "numpy": median_time(lambda: numpy_reference(Ws, bs, X, Y)),
-    }
-    if torch is not None:
-        tW = [torch.tensor(W, requires_grad=True) for W in Ws]
-        tb = [torch.tensor(b, requires_grad=True) for b in bs]
-        times["pytorch"] = median_time(torch_step(torch, tW, tb, torch.tensor(X), torch.tensor(Y)))
-    flop = 6 * batch * sum(sizes[l] * sizes[l - 1] for l in range(1, len(sizes)))
-    return {
-        "case": name,
-        "sizes": sizes,
-        "batch": batch,
-        "dtype": np.dtype(dtype).name,
-        "us": {k: v * 1e6 for k, v in times.items()},
-        "gflops": {k: flop / v / 1e9 for k, v in times.items()},
-        "ratio": {k: times["chainrule"] / v for k, v in times.items() if k != "chainrule"},
-    }
 
 
 def numpy_per_sample_reference(Ws, bs, X, Y):
@@ -135,99 +112,126 @@ def numpy_per_sample_reference(Ws, bs, X, Y):
     return out[::-1]
 
 
-def torch_func_per_sample(torch, Ws, bs, X, Y):
+def torch_func_per_sample(torch, net, X, Y):
+    """Per-sample gradients with ``torch.func.vmap(grad(...))``."""
     from torch.func import grad, vmap
+
+    L = net.L
 
     def C0(params, x, y):
         a = x[None]
-        for W, b in zip(params[: len(Ws)], params[len(Ws) :]):
+        for W, b in zip(params[:L], params[L:]):
             a = torch.sigmoid(a @ W.T + b)
         return ((a - y[None]) ** 2).sum()
 
-    params = tuple(Ws + bs)
+    params = tuple(torch.tensor(p) for p in [*net.W, *net.b])
     per_sample = vmap(grad(C0), in_dims=(None, 0, 0))
+    X, Y = torch.tensor(X), torch.tensor(Y)
     return lambda: per_sample(params, X, Y)
 
 
-def bench_per_sample(sizes: list[int], batch: int, dtype: np.dtype, torch) -> dict:
+def problem(sizes: list[int], batch: int, dtype: np.dtype):
     rng = np.random.default_rng(0)
     net = cr.Network(sizes, activation="sigmoid", dtype=dtype, seed=0)
     X = rng.normal(size=(batch, sizes[0])).astype(dtype)
     Y = rng.uniform(size=(batch, sizes[-1])).astype(dtype)
-    Ws, bs = net.W.to_list(), net.b.to_list()
-    ref = numpy_per_sample_reference(Ws, bs, X, Y)
-    ours = cr.gradients(net, X, Y, per_sample=True)
+    return net, X, Y
+
+
+def check_same(ours, ref, dtype) -> None:
+    """Timings count only for implementations that compute the same numbers."""
     for l, r in enumerate(ref, start=1):
-        np.testing.assert_allclose(ours.dW[l], r, rtol=1e-3 if dtype == np.float32 else 1e-10, atol=1e-6)
-    times = {
+        np.testing.assert_allclose(ours[l], r, rtol=1e-3 if dtype == np.float32 else 1e-10, atol=1e-6)
+
+
+def time_numpy_peers(kind: str, sizes: list[int], batch: int, dtype: np.dtype) -> dict[str, float]:
+    """chainrule and the NumPy reference, timed before torch is imported (it changes how the C
+    allocator behaves in the whole process)."""
+    net, X, Y = problem(sizes, batch, dtype)
+    Ws, bs = net.W.to_list(), net.b.to_list()
+    if kind == "mean":
+        check_same(cr.gradients(net, X, Y).dW, numpy_reference(Ws, bs, X, Y)[0], dtype)
+        return {
+            "chainrule": median_time(lambda: cr.gradients(net, X, Y)),
+            "numpy": median_time(lambda: numpy_reference(Ws, bs, X, Y)),
+        }
+    check_same(cr.gradients(net, X, Y, per_sample=True).dW, numpy_per_sample_reference(Ws, bs, X, Y), dtype)
+    return {
         "chainrule": median_time(lambda: cr.gradients(net, X, Y, per_sample=True)),
         "numpy": median_time(lambda: numpy_per_sample_reference(Ws, bs, X, Y)),
     }
-    if torch is not None:
-        tW = [torch.tensor(W) for W in Ws]
-        tb = [torch.tensor(b) for b in bs]
-        times["torch.func"] = median_time(torch_func_per_sample(torch, tW, tb, torch.tensor(X), torch.tensor(Y)))
-    return {
-        "case": "per-sample mnist-like",
-        "sizes": sizes,
-        "batch": batch,
-        "dtype": np.dtype(dtype).name,
-        "us": {k: v * 1e6 for k, v in times.items()},
-        "ratio": {k: times["chainrule"] / v for k, v in times.items() if k != "chainrule"},
-    }
+
+
+def time_torch(torch, kind: str, sizes: list[int], batch: int, dtype: np.dtype) -> dict[str, float]:
+    net, X, Y = problem(sizes, batch, dtype)
+    if kind == "mean":
+        return {"pytorch": median_time(torch_step(torch, net, X, Y))}
+    return {"torch.func": median_time(torch_func_per_sample(torch, net, X, Y))}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="write the results to this file")
-    parser.add_argument("--cases", nargs="*", default=list(CASES))
+    parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     parser.add_argument("--no-per-sample", action="store_true", help="skip the per-sample gradient rows")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch peers")
     args = parser.parse_args()
-    try:
-        import torch
 
-        torch.set_num_threads(min(2, os.cpu_count() or 1))
-    except ImportError:
-        torch = None
+    jobs = [("mean", name, *CASES[name], dt) for name in args.cases for dt in (np.float64, np.float32)]
+    if not args.no_per_sample:
+        jobs += [("per-sample", "mnist-like", *CASES["mnist-like"], dt) for dt in (np.float64, np.float32)]
+    peak = {d: matmul_peak(np.dtype(d)) for d in ("float64", "float32")}
+    times = [time_numpy_peers(kind, sizes, batch, dt) for kind, _, sizes, batch, dt in jobs]
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            print("torch is not installed: no PyTorch rows (pip install -e '.[bench]')")
+        else:
+            torch.set_num_threads(min(2, os.cpu_count() or 1))
+            for t, (kind, _, sizes, batch, dt) in zip(times, jobs):
+                t.update(time_torch(torch, kind, sizes, batch, dt))
     try:
         from threadpoolctl import threadpool_info
 
         blas = [(i["internal_api"], i.get("architecture"), i["num_threads"]) for i in threadpool_info()]
     except ImportError:
         blas = []
-    result = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__, "blas": blas},
-        "matmul_peak_gflops": {d: matmul_peak(np.dtype(d)) for d in ("float64", "float32")},
-        "rows": [],
-    }
+
+    print(f"matmul peak: float64 {peak['float64']:.1f} GFLOP/s, float32 {peak['float32']:.1f} GFLOP/s   BLAS {blas}")
     print(
-        f"matmul peak: float64 {result['matmul_peak_gflops']['float64']:.1f} GFLOP/s, "
-        f"float32 {result['matmul_peak_gflops']['float32']:.1f} GFLOP/s   BLAS {blas}"
-    )
-    print(
-        f"{'case':<12}{'dtype':<9}{'peer':<10}{'chainrule us':>13}{'peer us':>11}{'ratio':>8}"
+        f"{'case':<12}{'gradient':<12}{'dtype':<9}{'peer':<12}{'chainrule us':>13}{'peer us':>11}{'ratio':>7}"
         f"{'cr GFLOP/s':>12}{'% peak':>8}"
     )
-    for name in args.cases:
-        sizes, batch = CASES[name]
-        for dtype in (np.float64, np.float32):
-            row = bench_case(name, sizes, batch, dtype, torch)
-            result["rows"].append(row)
-            peak = result["matmul_peak_gflops"][row["dtype"]]
-            for peer, ratio in row["ratio"].items():
-                print(
-                    f"{name:<12}{row['dtype']:<9}{peer:<10}{row['us']['chainrule']:>13.1f}{row['us'][peer]:>11.1f}"
-                    f"{ratio:>8.2f}{row['gflops']['chainrule']:>12.1f}{100 * row['gflops']['chainrule'] / peak:>7.0f}%"
-                )
-    if not args.no_per_sample:
-        for dtype in (np.float64, np.float32):
-            row = bench_per_sample(*CASES["mnist-like"], dtype, torch)
-            result["rows"].append(row)
-            for peer, ratio in row["ratio"].items():
-                print(
-                    f"{'per-sample':<12}{row['dtype']:<9}{peer:<10}{row['us']['chainrule']:>13.1f}{row['us'][peer]:>11.1f}{ratio:>8.2f}"
-                )
+    rows = []
+    for t, (kind, name, sizes, batch, dt) in zip(times, jobs):
+        dtype = np.dtype(dt).name
+        flop = 6 * batch * sum(sizes[l] * sizes[l - 1] for l in range(1, len(sizes)))
+        gflops = flop / t["chainrule"] / 1e9
+        row = {
+            "case": name,
+            "gradient": kind,
+            "sizes": sizes,
+            "batch": batch,
+            "dtype": dtype,
+            "us": {k: v * 1e6 for k, v in t.items()},
+            "ratio": {k: t["chainrule"] / v for k, v in t.items() if k != "chainrule"},
+            "chainrule_gflops": gflops if kind == "mean" else None,
+        }
+        rows.append(row)
+        for peer, ratio in row["ratio"].items():
+            perf = f"{gflops:>12.1f}{100 * gflops / peak[dtype]:>7.0f}%" if kind == "mean" else ""
+            print(
+                f"{name:<12}{kind:<12}{dtype:<9}{peer:<12}{row['us']['chainrule']:>13.1f}{row['us'][peer]:>11.1f}"
+                f"{ratio:>7.2f}{perf}"
+            )
     if args.json:
+        result = {
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__},
+            "blas": blas,
+            "matmul_peak_gflops": peak,
+            "rows": rows,
+        }
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)
 

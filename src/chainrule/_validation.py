@@ -51,6 +51,8 @@ def _all_finite(arr: np.ndarray) -> bool:
 
 def all_finite(arr: np.ndarray) -> bool:
     """Whether every value of ``arr`` is finite."""
+    if arr.size <= 4096:  # small: the elementwise test costs less than silencing the dot's warnings
+        return bool(np.isfinite(arr).all())
     with np.errstate(over="ignore", invalid="ignore"):
         return _all_finite(arr)
 

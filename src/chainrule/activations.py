@@ -40,6 +40,10 @@ __all__ = [
 ]
 
 
+#: just under the log of the largest finite float per dtype: e^x overflows above that log
+_LOG_MAX = {np.dtype(t).char: float(np.log(np.finfo(t).max)) - 0.01 for t in (np.float16, np.float32, np.float64)}
+
+
 class Activation:
     """Base class: an activation ``g`` with its derivative ``g'``.
 
@@ -53,22 +57,20 @@ class Activation:
     #: Weight initialisation that suits the activation: ``"glorot"`` or ``"he"``.
     init: ClassVar[str] = "glorot"
 
-    def g(self, z: np.ndarray) -> np.ndarray:
-        """``a = g(z)``, a fresh array of ``z``'s shape and dtype."""
+    def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``a = g(z)``, of ``z``'s shape and dtype, written to ``out`` if given (else a fresh array)."""
         raise NotImplementedError
 
     def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         """``g'(z)`` elementwise, a fresh array; ``a`` must be ``g(z)``."""
         raise NotImplementedError
 
-    def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray) -> np.ndarray:
-        """``delta = dC0/dz = dC0/da * g'(z)`` (chain-rule terms 1 x 2), a fresh array.
+    def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``delta = dC0/dz = dC0/da * g'(z)`` (chain-rule terms 1 x 2), written to ``out`` if given.
 
-        ``dC0_da`` is left unchanged.
+        ``dC0_da`` is left unchanged (unless it is ``out``).
         """
-        delta = self.g_prime(z, a)
-        delta *= dC0_da
-        return delta
+        return np.multiply(self.g_prime(z, a), dC0_da, out=out)
 
     def jacobian(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         """``da_j/dz_m`` for every sample: shape ``(n_samples, n_l, n_l)``."""
@@ -96,42 +98,56 @@ class Activation:
         return self.name
 
 
+def _copy(x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    if out is None:
+        return x.copy()
+    np.copyto(out, x)
+    return out
+
+
 class Identity(Activation):
     """``g(z) = z``, ``g'(z) = 1``."""
 
     name = "identity"
 
-    def g(self, z: np.ndarray) -> np.ndarray:
-        return z.copy()
+    def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return _copy(z, out)
 
     def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         return np.ones_like(z)
 
-    def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray) -> np.ndarray:
-        return dC0_da.copy()
+    def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return _copy(dC0_da, out)
 
 
 class Sigmoid(Activation):
     """Logistic sigmoid ``g(z) = 1 / (1 + e^-z)``, ``g'(z) = g(z) (1 - g(z)) = a (1 - a)``.
 
-    ``1 / (1 + e^-z)`` is evaluated with the overflow of ``e^-z`` for very negative ``z``
-    allowed: ``1 / inf = 0`` is the correct limit, so no NaN arises for any finite ``z``.
+    ``e^-z`` is capped below overflow, so ``g`` is finite and accurate for every finite ``z``
+    (``g(-1000) = 1 / (1 + e^709.78) ~ 1e-308``, the true value being smaller still).
     """
 
     name = "sigmoid"
 
-    def g(self, z: np.ndarray) -> np.ndarray:
-        a = np.negative(z)
-        with np.errstate(over="ignore"):
-            np.exp(a, out=a)
+    def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        a = np.negative(z, out=out)
+        # e^-z overflows for z below -log(max float); there 1 / (1 + e^-z) is 0 to within the
+        # smallest normal float, so -z is capped instead (cheaper than silencing the warning)
+        np.minimum(a, _LOG_MAX[a.dtype.char], out=a)
+        np.exp(a, out=a)
         a += 1
-        np.reciprocal(a, out=a)
-        return a
+        return np.reciprocal(a, out=a)
 
     def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         d = np.subtract(1, a)
         d *= a
         return d
+
+    def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        delta = np.subtract(1, a, out=out)
+        delta *= a
+        delta *= dC0_da
+        return delta
 
 
 class Tanh(Activation):
@@ -139,13 +155,18 @@ class Tanh(Activation):
 
     name = "tanh"
 
-    def g(self, z: np.ndarray) -> np.ndarray:
-        return np.tanh(z)
+    def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.tanh(z, out=out)
 
     def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         d = np.multiply(a, a)
-        np.subtract(1, d, out=d)
-        return d
+        return np.subtract(1, d, out=d)
+
+    def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        delta = np.multiply(a, a, out=out)
+        np.subtract(1, delta, out=delta)
+        delta *= dC0_da
+        return delta
 
 
 class ReLU(Activation):
@@ -157,16 +178,14 @@ class ReLU(Activation):
     name = "relu"
     init = "he"
 
-    def g(self, z: np.ndarray) -> np.ndarray:
-        return np.maximum(z, 0)
+    def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.maximum(z, 0, out=out)
 
     def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         return (z > 0).astype(z.dtype)
 
-    def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray) -> np.ndarray:
-        delta = dC0_da.copy()
-        delta[z <= 0] = 0
-        return delta
+    def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.multiply(dC0_da, z > 0, out=out)
 
 
 class LeakyReLU(Activation):
@@ -184,8 +203,10 @@ class LeakyReLU(Activation):
             raise ChainruleError(f"leaky_relu alpha must be a finite number >= 0, got {alpha}")
         self.alpha = alpha
 
-    def g(self, z: np.ndarray) -> np.ndarray:
-        return np.where(z > 0, z, z * self.alpha)
+    def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        a = np.multiply(z, self.alpha, out=out)
+        np.copyto(a, z, where=z > 0)
+        return a
 
     def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         d = np.full_like(z, self.alpha)
@@ -201,8 +222,8 @@ class Softplus(Activation):
 
     name = "softplus"
 
-    def g(self, z: np.ndarray) -> np.ndarray:
-        return np.logaddexp(0, z).astype(z.dtype, copy=False)
+    def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.logaddexp(0, z, out=out)
 
     def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         return Sigmoid().g(z)
@@ -219,8 +240,8 @@ class Softmax(Activation):
     name = "softmax"
     elementwise = False
 
-    def g(self, z: np.ndarray) -> np.ndarray:
-        a = np.subtract(z, z.max(axis=1, keepdims=True))
+    def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        a = np.subtract(z, z.max(axis=1, keepdims=True), out=out)
         np.exp(a, out=a)
         a /= a.sum(axis=1, keepdims=True)
         return a
@@ -231,9 +252,9 @@ class Softmax(Activation):
             "use Softmax().jacobian(z, a)"
         )
 
-    def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray) -> np.ndarray:
+    def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         inner = np.einsum("ij,ij->i", dC0_da, a)[:, None]
-        delta = np.subtract(dC0_da, inner)
+        delta = np.subtract(dC0_da, inner, out=out)
         delta *= a
         return delta
 

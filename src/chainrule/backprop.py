@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ._memory import carve
 from ._validation import as_inputs, as_sample_weight, as_targets
 from .errors import ChainruleError
 from .layers import LayerList
@@ -116,40 +117,43 @@ def _prepare(
 
 
 def _backward(
-    net: Network, trace: Trace, Y: np.ndarray, loss: Loss, fused: bool
+    net: Network,
+    trace: Trace,
+    Y: np.ndarray,
+    loss: Loss,
+    fused: bool,
+    out: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray] | None]:
     """The backward recursion on validated input: ``dC0/da^(l)``, ``delta^(l)`` (and ``g'``) for ``l = L..1``.
 
-    Returns lists in layer order 1..L. With ``fused=False`` the three chain-rule factors stay
-    separate arrays (``g'`` is returned); with ``fused=True`` ``delta`` is computed in one step
-    (the loss's shortcut at the output, the activation's in-place backward elsewhere).
+    Returns lists in layer order 1..L, written into ``out = (dC0_da, delta)`` if given. With
+    ``fused=False`` the three chain-rule factors stay separate arrays (``g'`` is returned); with
+    ``fused=True`` ``delta`` is computed in one step (the loss's shortcut at the output, the
+    activation's in-place backward elsewhere).
     """
-    L = net.L
-    dC0_da: list[np.ndarray] = [None] * L  # type: ignore[list-item]
-    delta: list[np.ndarray] = [None] * L  # type: ignore[list-item]
+    L, n = net.L, Y.shape[0]
+    if out is None:
+        bufs = carve(net.dtype, [(n, m) for m in net.sizes[1:] for _ in (0, 1)])
+        out = bufs[::2], bufs[1::2]
+    dC0_da, delta = out
     g_prime: list[np.ndarray] | None = None if fused else [None] * L  # type: ignore[list-item]
     Ws, gs, zs, as_ = net.W._values, net.g._values, trace.z._values, trace.a._values
-    da = loss.dC0_da(as_[L], Y)
+    da = loss.dC0_da(as_[L], Y, out=dC0_da[L - 1])
     for l in range(L, 0, -1):
-        g, z, a = gs[l - 1], zs[l - 1], as_[l]
-        dC0_da[l - 1] = da
-        d = None
+        g, z, a, d = gs[l - 1], zs[l - 1], as_[l], delta[l - 1]
         if fused:
-            if l == L:
-                d = loss.fused_delta(g, a, Y)
-            if d is None:
-                d = g.backward(z, a, da)
+            if l < L or loss.fused_delta(g, a, Y, out=d) is None:
+                g.backward(z, a, da, out=d)
         elif g.elementwise:
             gp = g.g_prime(z, a)
             g_prime[l - 1] = gp  # type: ignore[index]
-            d = da * gp
+            np.multiply(da, gp, out=d)
         else:
             J = g.jacobian(z, a)
             g_prime[l - 1] = J  # type: ignore[index]
-            d = np.einsum("nm,nmj->nj", da, J)
-        delta[l - 1] = d
+            np.einsum("nm,nmj->nj", da, J, out=d)
         if l > 1:
-            da = d @ Ws[l - 1]
+            da = np.matmul(d, Ws[l - 1], out=dC0_da[l - 2])
     return dC0_da, delta, g_prime
 
 
@@ -227,29 +231,39 @@ def _gradients(
     fused: bool,
     check: bool = False,
 ) -> Gradients:
-    """:func:`gradients` on validated input (``check``: scan for NaN/inf in the forward pass)."""
-    trace = net._forward(X, check=check)
-    dC0_da, delta, g_prime = _backward(net, trace, Y, loss, fused)
-    n = X.shape[0]
-    C0 = loss.C0(trace.a[net.L], Y, trace.z[net.L])
-    dW, db = [], []
+    """:func:`gradients` on validated input (``check``: scan for NaN/inf in the forward pass).
+
+    All arrays of the result (and the scratch for ``delta / n``) are carved from one block of
+    memory: one allocation per call, which the C allocator keeps for the next call instead of
+    returning it to the operating system and faulting it back in page by page.
+    """
+    n, sizes, L = X.shape[0], net.sizes, net.L
+    lead = (n,) if per_sample else ()
+    shapes = [(n, m) for m in sizes[1:] for _ in range(5)]  # z, a, dC0/da, delta, scratch
+    shapes += [lead + (sizes[l], sizes[l - 1]) for l in range(1, L + 1)] + [lead + (m,) for m in sizes[1:]]
+    bufs = carve(net.dtype, shapes)
+    teach, dW, db = bufs[: 5 * L], bufs[5 * L : 6 * L], bufs[6 * L :]
+    trace = net._forward(X, check=check, out=list(zip(teach[0::5], teach[1::5])))
+    dC0_da, delta, g_prime = _backward(net, trace, Y, loss, fused, out=(teach[2::5], teach[3::5]))
+    C0 = loss.C0(trace.a[L], Y, trace.z[L])
     if per_sample:
-        for l in range(1, net.L + 1):
-            d, a_prev = delta[l - 1], trace.a[l - 1]
-            out = np.empty((n, d.shape[1], a_prev.shape[1]), dtype=net.dtype)
-            np.multiply(d[:, :, None], a_prev[:, None, :], out=out)
-            dW.append(out)
-            db.append(d.copy())
-        C = C0.mean()
+        # dC_i/dw_jk = delta_ij a_ik, broadcast straight into the result
+        for d, a_prev, gW, gb in zip(delta, trace.a._values, dW, db):
+            np.multiply(d[:, :, None], a_prev[:, None, :], out=gW)
+            np.copyto(gb, d)
+        C = np.add.reduce(C0) / n
     else:
         # dC/dW = sum_i s_i delta_i a_prev_i^T with s_i = 1/n (the article's mean) or w_i / sum w;
         # s is applied to delta (n x n_l), the smallest array of the product
         s = None if w is None else (w / w.sum())[:, None]
-        for d, a_prev in zip(delta, trace.a._values):
-            d_mean = d / n if s is None else d * s
-            dW.append(d_mean.T @ a_prev)
-            db.append(d_mean.sum(axis=0))
-        C = C0.mean() if s is None else s[:, 0] @ C0
+        for d, a_prev, gW, gb, d_mean in zip(delta, trace.a._values, dW, db, teach[4::5]):
+            if s is None:
+                np.divide(d, n, out=d_mean)
+            else:
+                np.multiply(d, s, out=d_mean)
+            np.matmul(d_mean.T, a_prev, out=gW)
+            np.add.reduce(d_mean, axis=0, out=gb)
+        C = np.add.reduce(C0) / n if s is None else s[:, 0] @ C0
     return Gradients(
         dW=LayerList(dW, first=1, name="dW"),
         db=LayerList(db, first=1, name="db") if net.b is not None else None,

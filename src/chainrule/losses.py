@@ -53,11 +53,13 @@ class Loss:
         """The loss of each sample, shape ``(n_samples,)``. ``z`` (if given) allows a stable form."""
         raise NotImplementedError
 
-    def dC0_da(self, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """``dC0/da^(L)``, the first chain-rule term for the output layer, a fresh array."""
+    def dC0_da(self, a: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``dC0/da^(L)``, the first chain-rule term for the output layer, into ``out`` if given."""
         raise NotImplementedError
 
-    def fused_delta(self, g: Activation, a: np.ndarray, Y: np.ndarray) -> np.ndarray | None:
+    def fused_delta(
+        self, g: Activation, a: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray | None:
         """``delta^(L) = dC0/dz^(L)`` in one stable step when the output activation ``g`` allows it.
 
         Returns None when there is no shortcut for ``g``; backprop then multiplies ``dC0/da`` by
@@ -98,8 +100,8 @@ class SquaredError(Loss):
         r = np.subtract(a, Y)
         return np.einsum("ij,ij->i", r, r)
 
-    def dC0_da(self, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        d = np.subtract(a, Y)
+    def dC0_da(self, a: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        d = np.subtract(a, Y, out=out)
         d *= 2
         return d
 
@@ -115,8 +117,8 @@ class MeanSquaredError(Loss):
         c /= a.shape[1]
         return c
 
-    def dC0_da(self, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        d = np.subtract(a, Y)
+    def dC0_da(self, a: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        d = np.subtract(a, Y, out=out)
         d *= 2 / a.shape[1]
         return d
 
@@ -146,17 +148,21 @@ class CrossEntropy(Loss):
         log_a = np.where(Y == 0, 0, log_a)  # 0 * log 0 = 0
         return -np.einsum("ij,ij->i", Y, log_a)
 
-    def dC0_da(self, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        d = np.zeros_like(a)
+    def dC0_da(self, a: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            out = np.zeros_like(a)
+        else:
+            out.fill(0)
         with np.errstate(divide="ignore"):
-            np.divide(Y, a, out=d, where=Y != 0)
-        np.negative(d, out=d)
-        return d
+            np.divide(Y, a, out=out, where=Y != 0)
+        return np.negative(out, out=out)
 
-    def fused_delta(self, g: Activation, a: np.ndarray, Y: np.ndarray) -> np.ndarray | None:
+    def fused_delta(
+        self, g: Activation, a: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray | None:
         if not isinstance(g, Softmax):
             return None
-        delta = np.multiply(a, Y.sum(axis=1, keepdims=True))
+        delta = np.multiply(a, Y.sum(axis=1, keepdims=True), out=out)
         delta -= Y
         return delta
 
@@ -184,16 +190,18 @@ class BinaryCrossEntropy(Loss):
                 c = -(np.where(Y == 0, 0, Y * np.log(a)) + np.where(Y == 1, 0, (1 - Y) * np.log1p(-a)))
         return c.sum(axis=1)
 
-    def dC0_da(self, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        d = np.subtract(a, Y)
+    def dC0_da(self, a: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        d = np.subtract(a, Y, out=out)
         with np.errstate(divide="ignore", invalid="ignore"):
             d /= a * (1 - a)
         return d
 
-    def fused_delta(self, g: Activation, a: np.ndarray, Y: np.ndarray) -> np.ndarray | None:
+    def fused_delta(
+        self, g: Activation, a: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray | None:
         if not isinstance(g, Sigmoid):
             return None
-        return np.subtract(a, Y)
+        return np.subtract(a, Y, out=out)
 
 
 #: The registry of losses, name -> class. ``get_loss`` builds instances from it.

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ._memory import carve
 from ._validation import all_finite, as_inputs, as_numeric, check_finite
 from .activations import Activation, Softmax, get_activation
 from .errors import ChainruleError
@@ -289,9 +290,16 @@ class Network:
         """``(z^(L), a^(L))`` from ``a = a^(start-1)``, keeping nothing of the layers between."""
         return collections.deque(self._layers(a, start, check=check), maxlen=1)[0]
 
-    def _layers(self, a: np.ndarray, start: int = 1, check: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _layers(
+        self,
+        a: np.ndarray,
+        start: int = 1,
+        check: bool = False,
+        out: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(z^(l), a^(l))`` for ``l = start..L`` from ``a = a^(start-1)``: ``z = a @ W.T + b``, ``a = g(z)``.
 
+        ``out`` gives the ``(z, a)`` arrays to write each layer into (else they are fresh).
         With ``check``, each ``z^(l)`` is tested for NaN and inf. A NaN or inf in ``a^(l-1)``,
         ``W^(l)`` or ``b^(l)`` always reaches ``z^(l)`` (NaN * x, inf * 0 and inf - inf are not
         finite), so this one test of the ``(n, n_l)`` arrays stands in for scanning the input and
@@ -301,12 +309,13 @@ class Network:
         Ws, gs = self.W._values, self.g._values
         bs = None if self.b is None else self.b._values
         for i in range(start - 1, len(Ws)):  # i = l - 1
-            z = a @ Ws[i].T
+            z_out, a_out = (None, None) if out is None else out[i - start + 1]
+            z = np.matmul(a, Ws[i].T, out=z_out)
             if bs is not None:
                 z += bs[i]
             if check and not all_finite(z):
                 self._locate_non_finite(i + 1, a if i == start - 1 else None)
-            a = gs[i].g(z)
+            a = gs[i].g(z, out=a_out)
             yield z, a
 
     def _locate_non_finite(self, l: int, a_prev: np.ndarray | None) -> None:
@@ -317,7 +326,13 @@ class Network:
         if self.b is not None:
             check_finite(f"b[{l}] (layer {l})", self.b[l], ("j",))
 
-    def _forward(self, X: np.ndarray, check: bool = False) -> Trace:
-        """Forward pass keeping every ``z`` and ``a``; ``check`` as for :meth:`_layers`."""
-        zs, as_ = zip(*self._layers(X, check=check))
+    def _forward(
+        self, X: np.ndarray, check: bool = False, out: Sequence[tuple[np.ndarray, np.ndarray]] | None = None
+    ) -> Trace:
+        """Forward pass keeping every ``z`` and ``a``; ``check`` and ``out`` as for :meth:`_layers`
+        (without ``out``, fresh arrays carved from one block)."""
+        if out is None:
+            bufs = carve(self.dtype, [(X.shape[0], m) for m in self.sizes[1:] for _ in (0, 1)])
+            out = list(zip(bufs[::2], bufs[1::2]))
+        zs, as_ = zip(*self._layers(X, check=check, out=out))
         return Trace(a=LayerList([X, *as_], first=0, name="a"), z=LayerList(zs, first=1, name="z"))
