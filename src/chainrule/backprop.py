@@ -64,6 +64,12 @@ class Gradients:
         Whether ``dW`` and ``db`` carry a leading sample axis.
     loss : Loss
         The loss used.
+
+    Notes
+    -----
+    The arrays of one result are fresh (no two calls share memory) and are carved from one block
+    of memory, so keeping any one of them keeps the whole block: ``copy()`` the arrays you store
+    for long when memory matters.
     """
 
     dW: LayerList[np.ndarray]
