@@ -56,6 +56,9 @@ class Activation:
     elementwise: ClassVar[bool] = True
     #: Weight initialisation that suits the activation: ``"glorot"`` or ``"he"``.
     init: ClassVar[str] = "glorot"
+    #: ``g'`` as a formula in ``{a}``, ``{z}`` (and the parameters), as text and as LaTeX, for explaining.
+    g_prime_text: ClassVar[str] = ""
+    g_prime_tex: ClassVar[str] = ""
 
     def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``a = g(z)``, of ``z``'s shape and dtype, written to ``out`` if given (else a fresh array)."""
@@ -109,6 +112,8 @@ class Identity(Activation):
     """``g(z) = z``, ``g'(z) = 1``."""
 
     name = "identity"
+    g_prime_text = "1"
+    g_prime_tex = r"1"
 
     def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         return _copy(z, out)
@@ -128,6 +133,8 @@ class Sigmoid(Activation):
     """
 
     name = "sigmoid"
+    g_prime_text = "{a} (1 - {a})"
+    g_prime_tex = r"{a}\left(1 - {a}\right)"
 
     def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         a = np.negative(z, out=out)
@@ -154,6 +161,8 @@ class Tanh(Activation):
     """``g(z) = tanh(z)``, ``g'(z) = 1 - tanh(z)^2 = 1 - a^2``."""
 
     name = "tanh"
+    g_prime_text = "1 - {a}^2"
+    g_prime_tex = r"1 - \left({a}\right)^2"
 
     def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         return np.tanh(z, out=out)
@@ -176,6 +185,8 @@ class ReLU(Activation):
     """
 
     name = "relu"
+    g_prime_text = "[{z} > 0]"
+    g_prime_tex = r"[{z} > 0]"
     init = "he"
 
     def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -195,6 +206,8 @@ class LeakyReLU(Activation):
     """
 
     name = "leaky_relu"
+    g_prime_text = "[{z} > 0] + {alpha} [{z} <= 0]"
+    g_prime_tex = r"[{z} > 0] + {alpha}\,[{z} \le 0]"
     init = "he"
 
     def __init__(self, alpha: float = 0.01) -> None:
@@ -221,6 +234,8 @@ class Softplus(Activation):
     """``g(z) = log(1 + e^z)`` (computed as ``logaddexp(0, z)``, stable), ``g'(z) = sigmoid(z)``."""
 
     name = "softplus"
+    g_prime_text = "sigmoid({z})"
+    g_prime_tex = r"\sigma\left({z}\right)"
 
     def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         return np.logaddexp(0, z, out=out)

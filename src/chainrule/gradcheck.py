@@ -22,7 +22,7 @@ from .errors import ChainruleError
 from .losses import Loss
 from .network import Network
 
-__all__ = ["GradcheckResult", "GradcheckRow", "gradcheck"]
+__all__ = ["GradcheckResult", "GradcheckRow", "central_difference", "gradcheck"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,33 @@ class GradcheckResult:
         verdict = "OK" if self.ok else "FAILED"
         lines.append(f"max relative error {self.max_rel_error:.3e} (tolerance {self.tol:.1e}): {verdict}")
         return "\n".join(lines)
+
+
+def central_difference(
+    net: Network,
+    a_prev: np.ndarray,
+    Y: np.ndarray,
+    loss: Loss,
+    w: np.ndarray | None,
+    param: str,
+    l: int,
+    flat: int,
+    eps: float = 6e-6,
+) -> float:
+    """``(C(p + h) - C(p - h)) / 2h`` for entry ``flat`` of ``W[l]`` or ``b[l]`` (``param`` "W" or "b").
+
+    ``a_prev`` is the stored ``a^(l-1)``: only layers ``l..L`` are recomputed. The parameter is
+    perturbed in place and restored, so ``net`` must be a private copy.
+    """
+    p = (net.W if param == "W" else net.b)[l].reshape(-1)  # type: ignore[index]
+    old = p[flat]
+    h = eps * max(1.0, abs(float(old)))
+    p[flat] = old + h
+    c_plus = _cost(net, a_prev, Y, loss, w, start=l)
+    p[flat] = old - h
+    c_minus = _cost(net, a_prev, Y, loss, w, start=l)
+    p[flat] = old
+    return (c_plus - c_minus) / (2 * h)
 
 
 def gradcheck(
@@ -132,21 +159,14 @@ def gradcheck(
     rows = []
     for name, l, p in net64.parameters():
         analytic = (grads.dW if name == "W" else grads.db)[l]  # type: ignore[index]
-        flat_p, flat_g = p.reshape(-1), analytic.reshape(-1)
+        flat_g = analytic.reshape(-1)
         idx = np.arange(p.size)
         if max_checks is not None and p.size > max_checks:
             idx = np.sort(rng.choice(p.size, size=max_checks, replace=False))
         abs_err = np.empty(idx.size)
         rel_err = np.empty(idx.size)
         for i, flat in enumerate(idx):
-            old = flat_p[flat]
-            h = eps * max(1.0, abs(old))
-            flat_p[flat] = old + h
-            c_plus = _cost(net64, trace.a[l - 1], Y, loss, w, start=l)
-            flat_p[flat] = old - h
-            c_minus = _cost(net64, trace.a[l - 1], Y, loss, w, start=l)
-            flat_p[flat] = old
-            numeric = (c_plus - c_minus) / (2 * h)
+            numeric = central_difference(net64, trace.a[l - 1], Y, loss, w, name, l, int(flat), eps)
             a_val = flat_g[flat]
             abs_err[i] = abs(a_val - numeric)
             rel_err[i] = abs_err[i] / max(abs(a_val), abs(numeric), floor)

@@ -45,6 +45,10 @@ class Loss:
     name: ClassVar[str] = ""
     #: Range every target value must lie in, or None for any finite value.
     target_range: ClassVar[tuple[float, float] | None] = None
+    #: ``C0`` and ``dC0/da_j^(L)`` as formulas in ``{a}``, ``{y}``, ``{n}`` (output nodes), for explaining.
+    C0_text: ClassVar[str] = ""
+    dC0_da_text: ClassVar[str] = ""
+    dC0_da_tex: ClassVar[str] = ""
     #: The output activation the loss needs (None: any), and why.
     output: ClassVar[type[Activation] | None] = None
     output_reason: ClassVar[str] = ""
@@ -95,6 +99,9 @@ class SquaredError(Loss):
     """The article's loss: ``C0 = sum_j (a_j - y_j)^2``, ``dC0/da_j = 2 (a_j - y_j)``."""
 
     name = "squared_error"
+    C0_text = "sum_j (a_j - y_j)^2"
+    dC0_da_text = "2 ({a} - {y})"
+    dC0_da_tex = r"2\left({a} - {y}\right)"
 
     def C0(self, a: np.ndarray, Y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
         r = np.subtract(a, Y)
@@ -110,6 +117,9 @@ class MeanSquaredError(Loss):
     """Mean over the outputs: ``C0 = (1/n_L) sum_j (a_j - y_j)^2``, ``dC0/da_j = 2 (a_j - y_j) / n_L``."""
 
     name = "mse"
+    C0_text = "(1/n_L) sum_j (a_j - y_j)^2"
+    dC0_da_text = "2 ({a} - {y}) / {n}"
+    dC0_da_tex = r"\frac{{2\left({a} - {y}\right)}}{{{n}}}"
 
     def C0(self, a: np.ndarray, Y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
         r = np.subtract(a, Y)
@@ -133,6 +143,9 @@ class CrossEntropy(Loss):
     """
 
     name = "cross_entropy"
+    C0_text = "-sum_j y_j log a_j"
+    dC0_da_text = "-{y} / {a}"
+    dC0_da_tex = r"-\frac{{{y}}}{{{a}}}"
     target_range = (0.0, 1.0)
     output = Softmax
     output_reason = "it reads the outputs as one probability distribution"
@@ -177,6 +190,9 @@ class BinaryCrossEntropy(Loss):
     """
 
     name = "binary_cross_entropy"
+    C0_text = "-sum_j [y_j log a_j + (1 - y_j) log(1 - a_j)]"
+    dC0_da_text = "({a} - {y}) / ({a} (1 - {a}))"
+    dC0_da_tex = r"\frac{{{a} - {y}}}{{{a}\left(1 - {a}\right)}}"
     target_range = (0.0, 1.0)
     output = Sigmoid
     output_reason = "it needs each output in (0, 1) on its own"

@@ -1,0 +1,308 @@
+r"""One weight's gradient as the article's three chain-rule terms, with real numbers.
+
+For the weight ``w_jk^(l)`` from node ``k`` of layer ``l-1`` to node ``j`` of layer ``l`` and one
+sample, the article's Part 4 writes
+
+    dC0/dw_jk^(l) = dC0/da_j^(l) * da_j^(l)/dz_j^(l) * dz_j^(l)/dw_jk^(l)
+                  = dC0/da_j^(l) * g'^(l)(z_j^(l))   * a_k^(l-1)
+
+For the output layer ``l = L`` the first term is the loss's derivative (``2 (a_j^(L) - y_j)`` for
+the article's squared error). For a hidden layer it is the "back" of backprop (Part 5):
+
+    dC0/da_j^(l) = sum_m w_mj^(l+1) * g'^(l+1)(z_m^(l+1)) * dC0/da_m^(l+1)
+
+For a bias ``b_j^(l)`` the third term is ``dz_j^(l)/db_j^(l) = 1``. Over ``n`` samples the
+gradient is the mean of the per-sample products (the article's conclusion).
+
+:func:`explain` computes each of these numbers from the forward pass and the backward recursion,
+and checks the result twice: against the entry of the full backprop gradient, and against a
+central finite difference of the cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .backprop import _gradients, _prepare
+from .errors import ChainruleError
+from .gradcheck import central_difference
+from .losses import Loss
+from .network import Network
+
+__all__ = ["Explanation", "Summand", "explain"]
+
+
+@dataclass(frozen=True)
+class Summand:
+    """One term ``m`` of the hidden-layer sum
+    ``dC0/da_j^(l) = sum_m w_mj^(l+1) * g'^(l+1)(z_m^(l+1)) * dC0/da_m^(l+1)``.
+
+    Arrays hold one value per sample. When layer ``l+1`` is softmax (not elementwise) the
+    product ``g' * dC0/da`` is its ``delta_m^(l+1) = dC0/dz_m^(l+1)`` and ``g_prime`` is None.
+    """
+
+    m: int
+    w: float
+    z: np.ndarray
+    a: np.ndarray
+    g_prime: np.ndarray | None
+    dC0_da: np.ndarray
+    delta: np.ndarray
+
+    @property
+    def value(self) -> np.ndarray:
+        """``w_mj^(l+1) * delta_m^(l+1)`` per sample."""
+        return self.w * self.delta
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The gradient of one weight ``w_jk^(l)`` (or bias ``b_j^(l)``) term by term.
+
+    Per-sample arrays have one entry per explained sample (``samples`` gives their row numbers).
+
+    Attributes
+    ----------
+    layer, j, k : int
+        The parameter: ``W[layer][j, k]``, or ``b[layer][j]`` when ``bias`` (``k`` is None).
+    term1 : array
+        ``dC0/da_j^(l)`` per sample.
+    term2 : array or None
+        ``da_j^(l)/dz_j^(l) = g'^(l)(z_j^(l))`` per sample; None when layer ``l`` is softmax,
+        whose ``a_j`` depends on every ``z_m`` (then ``softmax_terms`` holds
+        ``da_m^(l)/dz_j^(l)`` for every ``m``, and ``delta = sum_m dC0/da_m * da_m/dz_j``).
+    term3 : array
+        ``dz_j^(l)/dw_jk^(l) = a_k^(l-1)`` per sample (1 for a bias).
+    delta : array
+        ``dC0/dz_j^(l)``, terms 1 x 2.
+    products : array
+        ``dC0/dw_jk^(l)`` per sample: terms 1 x 2 x 3.
+    mean : float
+        The mean of ``products`` over the samples: ``dC/dw_jk^(l)``.
+    backprop : float
+        The same entry of :func:`~chainrule.gradients`' ``dW[l]`` (or ``db[l]``).
+    finite_difference : float
+        A central finite difference of the cost ``C`` with respect to the parameter.
+    hidden_sum : tuple of Summand
+        For a hidden layer (``l < L``), the terms of ``dC0/da_j^(l)``; empty for ``l = L``.
+    """
+
+    layer: int
+    j: int
+    k: int | None
+    L: int
+    sizes: tuple[int, ...]
+    weight: float
+    activation: str
+    activation_params: dict[str, Any]
+    next_activation: str | None
+    loss: Loss
+    samples: tuple[int, ...]
+    a: np.ndarray  # a_j^(l)
+    z: np.ndarray  # z_j^(l)
+    y: np.ndarray | None  # y_j, output layer only
+    term1: np.ndarray
+    term2: np.ndarray | None
+    softmax_terms: np.ndarray | None  # (n, n_l): da_m^(l)/dz_j^(l), softmax layers only
+    layer_dC0_da: np.ndarray | None  # (n, n_l): dC0/da_m^(l), softmax layers only
+    term3: np.ndarray
+    delta: np.ndarray
+    products: np.ndarray
+    mean: float
+    backprop: float
+    finite_difference: float
+    hidden_sum: tuple[Summand, ...]
+
+    @property
+    def bias(self) -> bool:
+        """Whether the explained parameter is the bias ``b_j^(l)``."""
+        return self.k is None
+
+    @property
+    def n(self) -> int:
+        """The number of samples explained."""
+        return len(self.samples)
+
+    @property
+    def symbol(self) -> str:
+        """``w_jk^(l)`` or ``b_j^(l)`` in the article's notation."""
+        return f"b_{self.j}^({self.layer})" if self.bias else f"w_{self.j}{self.k}^({self.layer})"
+
+    def describe(self) -> str:
+        """The parameter in words, e.g. "from node 2 of layer 1 to node 1 of layer 2"."""
+        if self.bias:
+            return f"the bias of node {self.j} of layer {self.layer}"
+        return f"from node {self.k} of layer {self.layer - 1} to node {self.j} of layer {self.layer}"
+
+    @property
+    def rel_error(self) -> float:
+        """Relative difference between the finite difference and the explained mean."""
+        scale = max(abs(self.mean), abs(self.finite_difference), 1e-12)
+        return abs(self.mean - self.finite_difference) / scale
+
+    def to_text(self, max_samples: int = 5) -> str:
+        """Plain text: the symbolic chain rule, then the numbers for each sample, the mean and the checks."""
+        from .render import render_text
+
+        return render_text(self, max_samples)
+
+    def to_markdown(self, max_samples: int = 5) -> str:
+        """Markdown: the same content, with tables, ready to paste into notes."""
+        from .render import render_markdown
+
+        return render_markdown(self, max_samples)
+
+    def to_latex(self, max_samples: int = 5, standalone: bool = True) -> str:
+        """LaTeX (amsmath): a complete document that compiles as is, or only its body (``standalone=False``)."""
+        from .render import render_latex
+
+        return render_latex(self, max_samples, standalone)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def _check_index(name: str, value: Any, upper: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ChainruleError(f"{name} must be a whole number, got {value!r}")
+    if not 0 <= value < upper:
+        raise ChainruleError(f"{name} = {value} is out of range: {what} has nodes 0..{upper - 1}")
+    return int(value)
+
+
+def explain(
+    net: Network,
+    X: Any,
+    Y: Any,
+    layer: int,
+    j: int,
+    k: int | None = None,
+    *,
+    loss: str | Loss = "squared_error",
+    bias: bool = False,
+    sample: int | None = None,
+    eps: float = 6e-6,
+) -> Explanation:
+    """Explain ``dC/dw_jk^(layer)`` (or ``dC/db_j^(layer)`` with ``bias=True``) term by term.
+
+    Parameters
+    ----------
+    net : Network
+    X, Y : arrays
+        One sample (1-D) or several (rows), as for :func:`~chainrule.gradients`.
+    layer : int
+        The article's layer number ``l``, ``1..L``.
+    j : int
+        The node of layer ``l`` (0-based).
+    k : int
+        The node of layer ``l-1`` (0-based); not used for a bias.
+    loss : str or Loss
+    bias : bool
+        Explain the bias ``b_j^(l)`` instead of a weight.
+    sample : int, optional
+        Explain only this row of ``X`` and ``Y``.
+    eps : float
+        Relative step of the finite-difference check.
+
+    Examples
+    --------
+    >>> net = Network([2, 3, 2], activation="sigmoid", bias=False, seed=0)
+    >>> e = explain(net, [0.5, -1.0], [0.0, 1.0], layer=2, j=1, k=2)
+    >>> e.describe()
+    'from node 2 of layer 1 to node 1 of layer 2'
+    >>> bool(np.isclose(e.term1[0] * e.term2[0] * e.term3[0], e.backprop))
+    True
+    """
+    if not isinstance(net, Network):
+        raise ChainruleError(f"net must be a chainrule Network, got {type(net).__name__}")
+    L = net.L
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 1 <= layer <= L:
+        raise ChainruleError(
+            f"layer = {layer!r} is out of range: weights and biases live in layers 1..{L} "
+            f"(layer 0 is the input layer, layer L = {L} the output layer)"
+        )
+    l = int(layer)
+    j = _check_index("j", j, net.sizes[l], f"layer {l}")
+    if bias:
+        if net.b is None:
+            raise ChainruleError("this network has no biases (bias=False): explain a weight instead")
+        k = None
+    else:
+        if k is None:
+            raise ChainruleError(f"k (the node of layer {l - 1} the weight comes from) is needed to explain a weight")
+        k = _check_index("k", k, net.sizes[l - 1], f"layer {l - 1}")
+    X, Y, loss, _ = _prepare(net, X, Y, loss)
+    rows = np.arange(X.shape[0])
+    if sample is not None:
+        sample = _check_index("sample", sample, X.shape[0], "the data (as samples)")
+        rows = rows[sample : sample + 1]
+        X, Y = X[rows], Y[rows]
+
+    g = _gradients(net, X, Y, loss, per_sample=False, w=None, fused=False, check=True)
+    act = net.g[l]
+    term1 = g.dC0_da[l][:, j].copy()
+    if act.elementwise:
+        term2 = g.g_prime[l][:, j].copy()  # type: ignore[index]
+        softmax_terms = layer_dC0_da = None
+        delta = term1 * term2
+    else:
+        term2 = None
+        softmax_terms = g.g_prime[l][:, :, j].copy()  # type: ignore[index]  # da_m/dz_j
+        layer_dC0_da = g.dC0_da[l].copy()
+        delta = np.einsum("nm,nm->n", layer_dC0_da, softmax_terms)
+    term3 = np.ones(X.shape[0], dtype=net.dtype) if k is None else g.trace.a[l - 1][:, k].copy()
+    products = delta * term3
+
+    hidden: list[Summand] = []
+    if l < L:
+        nxt = net.g[l + 1]
+        for m in range(net.sizes[l + 1]):
+            hidden.append(
+                Summand(
+                    m=m,
+                    w=float(net.W[l + 1][m, j]),
+                    z=g.trace.z[l + 1][:, m].copy(),
+                    a=g.trace.a[l + 1][:, m].copy(),
+                    g_prime=g.g_prime[l + 1][:, m].copy() if nxt.elementwise else None,  # type: ignore[index]
+                    dC0_da=g.dC0_da[l + 1][:, m].copy(),
+                    delta=g.delta[l + 1][:, m].copy(),
+                )
+            )
+
+    net64 = net.copy(np.float64)
+    X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
+    a_prev64 = net64._forward(X64).a[l - 1]
+    flat = j if k is None else j * net.sizes[l - 1] + k
+    fd = central_difference(net64, a_prev64, Y64, loss, None, "b" if k is None else "W", l, flat, eps)
+    backprop = float(g.db[l][j]) if k is None else float(g.dW[l][j, k])  # type: ignore[index]
+
+    return Explanation(
+        layer=l,
+        j=j,
+        k=k,
+        L=L,
+        sizes=net.sizes,
+        weight=float(net.b[l][j]) if k is None else float(net.W[l][j, k]),  # type: ignore[index]
+        activation=act.name,
+        activation_params=act.params(),
+        next_activation=net.g[l + 1].name if l < L else None,
+        loss=loss,
+        samples=tuple(int(r) for r in rows),
+        a=g.trace.a[l][:, j].copy(),
+        z=g.trace.z[l][:, j].copy(),
+        y=Y[:, j].copy() if l == L else None,
+        term1=term1,
+        term2=term2,
+        softmax_terms=softmax_terms,
+        layer_dC0_da=layer_dC0_da,
+        term3=term3,
+        delta=delta,
+        products=products,
+        mean=float(products.mean()),
+        backprop=backprop,
+        finite_difference=float(fd),
+        hidden_sum=tuple(hidden),
+    )
