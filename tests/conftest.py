@@ -38,6 +38,35 @@ def ref_g(name: str, z: np.ndarray) -> np.ndarray:
     raise KeyError(name)
 
 
+def ref_g_prime(name: str, z: np.ndarray) -> np.ndarray:
+    """g'(z) by the textbook formulas (elementwise activations)."""
+    s = 1 / (1 + np.exp(-z))
+    return {
+        "identity": np.ones_like(z),
+        "sigmoid": s * (1 - s),
+        "tanh": 1 - np.tanh(z) ** 2,
+        "relu": (z > 0).astype(float),
+        "leaky_relu": np.where(z > 0, 1.0, 0.01),
+        "softplus": s,
+    }[name]
+
+
+def ref_softmax_jacobian(a: np.ndarray) -> np.ndarray:
+    """da_m/dz_j = a_m (1[m = j] - a_j) for one sample's softmax output ``a``."""
+    return np.diag(a) - np.outer(a, a)
+
+
+def ref_dC0_da(name: str, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The first chain-rule term at the output layer, by the textbook formulas."""
+    if name == "squared_error":
+        return 2 * (a - y)
+    if name == "mse":
+        return 2 * (a - y) / a.shape[-1]
+    if name == "cross_entropy":
+        return -y / a
+    return (a - y) / (a * (1 - a))
+
+
 def ref_C0(name: str, a: np.ndarray, y: np.ndarray) -> np.ndarray:
     if name == "squared_error":
         return ((a - y) ** 2).sum(axis=1)

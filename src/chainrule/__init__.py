@@ -15,6 +15,7 @@ rule, in the notation of "Backpropagation explained, Part 4: Calculating the gra
 from .activations import ACTIVATIONS, Activation, get_activation
 from .backprop import Gradients, cost, gradients
 from .errors import ChainruleError
+from .explain import Explanation, explain
 from .gradcheck import GradcheckResult, gradcheck
 from .layers import LayerList
 from .losses import LOSSES, Loss, get_loss
@@ -27,6 +28,7 @@ __all__ = [
     "LOSSES",
     "Activation",
     "ChainruleError",
+    "Explanation",
     "GradcheckResult",
     "Gradients",
     "LayerList",
@@ -34,6 +36,7 @@ __all__ = [
     "Network",
     "Trace",
     "cost",
+    "explain",
     "get_activation",
     "get_loss",
     "gradcheck",
