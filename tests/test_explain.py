@@ -5,10 +5,10 @@ import re
 
 import numpy as np
 import pytest
+from conftest import ref_dC0_da, ref_g, ref_g_prime, ref_softmax_jacobian
 
 import chainrule as cr
 from chainrule.render import num
-from conftest import ref_dC0_da, ref_g, ref_g_prime, ref_softmax_jacobian
 
 ACTS = sorted(cr.ACTIVATIONS)
 LOSS_OUTPUT = [("squared_error", a) for a in ACTS] + [
