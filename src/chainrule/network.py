@@ -263,6 +263,19 @@ class Network:
             dtype=self.dtype if dtype is None else dtype,
         )
 
+    def save(self, path: Any, *, loss: str | None = None, info: dict | None = None) -> Any:
+        """Write the network to ``path`` (``.npz`` with JSON metadata), atomically; see :mod:`chainrule.io`."""
+        from .io import save_network
+
+        return save_network(self, path, loss=loss, info=info)
+
+    @classmethod
+    def load(cls, path: Any) -> Network:
+        """Read a network written by :meth:`save`; a corrupt, edited or foreign file raises ChainruleError."""
+        from .io import load_network
+
+        return load_network(path)
+
     def check(self) -> None:
         """Raise :class:`ChainruleError` if any weight or bias is NaN or inf, naming the layer."""
         for name, l, p in self.parameters():

@@ -255,10 +255,7 @@ def _heading(e: Explanation, t: Notation) -> list[str]:
 def _verdict(e: Explanation) -> str:
     agree = "equals" if np.isclose(e.mean, e.backprop, rtol=1e-9, atol=1e-15) else "DIFFERS FROM"
     what = "mean of the products" if e.n > 1 else "product"
-    return (
-        f"The {what} {agree} backprop's entry; "
-        f"the finite difference agrees to a relative {e.rel_error:.1e}."
-    )
+    return f"The {what} {agree} backprop's entry; the finite difference agrees to a relative {e.rel_error:.1e}."
 
 
 def render_text(e: Explanation, max_samples: int = 5) -> str:
