@@ -88,6 +88,9 @@ class Explanation:
         A central finite difference of the cost ``C`` with respect to the parameter.
     hidden_sum : tuple of Summand
         For a hidden layer (``l < L``), the terms of ``dC0/da_j^(l)``; empty for ``l = L``.
+    W, dW : tuples of arrays
+        Every layer's weights and their gradient ``dC/dW^(l)`` over the explained samples
+        (position ``l - 1`` holds layer ``l``), for pictures of the whole network.
     """
 
     layer: int
@@ -115,6 +118,8 @@ class Explanation:
     backprop: float
     finite_difference: float
     hidden_sum: tuple[Summand, ...]
+    W: tuple[np.ndarray, ...]
+    dW: tuple[np.ndarray, ...]
 
     @property
     def bias(self) -> bool:
@@ -305,4 +310,6 @@ def explain(
         backprop=backprop,
         finite_difference=float(fd),
         hidden_sum=tuple(hidden),
+        W=tuple(W.copy() for W in net.W),
+        dW=tuple(g.dW),
     )
