@@ -1,0 +1,136 @@
+"""The chainrule command end to end, in a temporary folder, as a user runs it."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.cli import main
+from chainrule.data import article_example
+from chainrule.render import num
+
+
+def run(*args, cwd=None):
+    """The command as a separate process: what a user sees, exit status included."""
+    return subprocess.run([sys.executable, "-m", "chainrule", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture
+def model_and_data(tmp_path):
+    rng = np.random.default_rng(0)
+    net = cr.Network([4, 5, 3], activation="tanh", output_activation="softmax", seed=0)
+    net.save(tmp_path / "model.npz", loss="cross_entropy")
+    X, y = rng.normal(size=(6, 4)), rng.integers(0, 3, size=6)
+    np.savez(tmp_path / "data.npz", X=X, Y=y)
+    csv = "\n".join(["x0,x1,x2,x3,label"] + [",".join(map(str, [*row, lab])) for row, lab in zip(X, y)])
+    (tmp_path / "data.csv").write_text(csv + "\n")
+    return net, X, y, tmp_path
+
+
+def test_explain_with_no_model_is_the_articles_weight():
+    out = run("explain")
+    assert out.returncode == 0, out.stderr
+    net, x, y = article_example()
+    e = cr.explain(net, x, y, layer=2, j=1, k=2)
+    assert "w_12^(2)" in out.stdout and "from node 2 of layer 1 to node 1 of layer 2" in out.stdout
+    for value in (e.term1[0], e.term2[0], e.term3[0], e.products[0]):
+        assert num(value) in out.stdout
+
+
+def test_explain_a_saved_model_on_npz_and_csv(model_and_data, capsys):
+    net, X, y, tmp = model_and_data
+    e = cr.explain(net, X, y, layer=1, j=4, k=3, loss="cross_entropy")
+    for data in ("data.npz", "data.csv"):
+        assert (
+            main(
+                [
+                    "explain",
+                    "--model",
+                    str(tmp / "model.npz"),
+                    "--data",
+                    str(tmp / data),
+                    "--layer",
+                    "1",
+                    "--j",
+                    "4",
+                    "--k",
+                    "3",
+                ]
+            )
+            == 0
+        )
+        out = capsys.readouterr().out
+        assert "loss cross_entropy" in out  # taken from the model file
+        assert num(e.mean) in out and "(1/6)" in out
+
+
+def test_explain_one_sample_bias_and_formats(model_and_data, capsys):
+    net, X, y, tmp = model_and_data
+    args = ["explain", "--model", str(tmp / "model.npz"), "--data", str(tmp / "data.npz")]
+    assert main([*args, "--sample", "2", "--bias", "--j", "0", "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    e = cr.explain(net, X, y, layer=2, j=0, bias=True, sample=2, loss="cross_entropy")
+    assert md.startswith("### dC/db_0^(2)") and num(e.mean) in md and "| term | formula | numbers | value |" in md
+    assert main([*args, "--format", "latex"]) == 0
+    tex = capsys.readouterr().out
+    assert tex.startswith("\\documentclass{article}") and "\\end{document}" in tex
+
+
+@pytest.mark.parametrize("suffix,magic", [(".png", b"\x89PNG"), (".svg", b"<?xml")])
+def test_explain_plot(tmp_path, suffix, magic):
+    target = tmp_path / f"weight{suffix}"
+    out = run("explain", "--plot", str(target), "--color-by-gradient")
+    assert out.returncode == 0, out.stderr
+    assert target.read_bytes().startswith(magic)
+    assert f"picture written to {target}" in out.stderr
+
+
+def test_gradcheck_command(model_and_data):
+    _, _, _, tmp = model_and_data
+    ok = run("gradcheck", "--model", str(tmp / "model.npz"), "--data", str(tmp / "data.csv"))
+    assert ok.returncode == 0, ok.stderr
+    assert "W[1]" in ok.stdout and "b[2]" in ok.stdout and "OK" in ok.stdout
+    strict = run("gradcheck", "--tol", "1e-30")
+    assert strict.returncode == 1 and "FAILED" in strict.stdout
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["explain", "--layer", "0"], "--layer 0 is out of range: weights live in layers 1..2"),
+        (["explain", "--j", "7"], "j = 7 is out of range: layer 2 has nodes 0..1"),
+        (["explain", "--layer", "x"], "argument --layer: invalid int value: 'x'"),
+        (["explain", "--format", "pdf"], "argument --format: invalid choice: 'pdf'"),
+        (["explain", "--data", "d.npz"], "--data needs --model"),
+        (["explain", "--model", "m.npz"], "--model needs --data"),
+        (["explain", "--model", "missing.npz", "--data", "d.csv"], "no model file at missing.npz"),
+        (["gradcheck", "--loss", "hinge"], "argument --loss: invalid choice: 'hinge'"),
+        (["train"], "argument COMMAND: invalid choice: 'train'"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_exit_2(tmp_path, args, message):
+    out = run(*args, cwd=tmp_path)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_corrupt_model_and_bad_data_files(model_and_data):
+    _, _, _, tmp = model_and_data
+    (tmp / "bad.npz").write_bytes(b"PK\x03\x04 not really")
+    out = run("explain", "--model", str(tmp / "bad.npz"), "--data", str(tmp / "data.npz"))
+    assert out.returncode == 2 and "not an .npz archive" in out.stderr and "Traceback" not in out.stderr
+    (tmp / "words.csv").write_text("a,b,c,d,e\n1,2,3,4,x\n")
+    out = run("explain", "--model", str(tmp / "model.npz"), "--data", str(tmp / "words.csv"))
+    assert out.returncode == 2 and "line 2: 'x' is not a number" in out.stderr
+    np.savez(tmp / "wrong.npz", X=np.ones((2, 7)), Y=np.zeros(2, dtype=int))
+    out = run("explain", "--model", str(tmp / "model.npz"), "--data", str(tmp / "wrong.npz"))
+    assert out.returncode == 2 and "X has 7 columns but layer 0 (the input layer) has n_0 = 4 nodes" in out.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["explain"], ["gradcheck"]])
+def test_help_everywhere(command):
+    out = run(*command, "--help")
+    assert out.returncode == 0 and "usage: chainrule" in out.stdout

@@ -1,0 +1,87 @@
+"""The picture of an explanation, and reading X and Y from files."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.data import article_example, load_xy
+from chainrule.plot import plot_explanation
+
+pytest.importorskip("matplotlib")
+
+
+def _explained(**kw):
+    net = cr.Network([3, 4, 2], activation="tanh", seed=0)
+    X, Y = np.random.default_rng(0).normal(size=(4, 3)), np.random.default_rng(1).normal(size=(4, 2))
+    return cr.explain(net, X, Y, **kw)
+
+
+def test_png_and_svg(tmp_path):
+    e = _explained(layer=2, j=1, k=2)
+    fig = plot_explanation(e, tmp_path / "w.png")
+    assert (tmp_path / "w.png").read_bytes()[:4] == b"\x89PNG"
+    plot_explanation(e, tmp_path / "w.svg")
+    svg = (tmp_path / "w.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert any("w_{12}^{(2)}" in t for t in texts)  # the explained weight is labelled
+    assert any(f"{e.term3[0]:.4g}" in t for t in texts)  # a_k^(l-1), the third term
+    assert len(fig.axes) == 1
+
+
+def test_colour_by_gradient_adds_a_scale(tmp_path):
+    e = _explained(layer=1, j=0, k=1)
+    fig = plot_explanation(e, tmp_path / "g.png", color_by_gradient=True)
+    assert len(fig.axes) == 2  # the network and its colour bar
+
+
+def test_bias_and_sample_choice():
+    e = _explained(layer=1, j=3, bias=True)
+    fig = plot_explanation(e, sample=2)
+    assert "sample 2" in fig.axes[0].get_title()
+    with pytest.raises(cr.ChainruleError, match=r"sample = 4 is out of range: the explanation holds samples 0..3"):
+        plot_explanation(e, sample=4)
+
+
+def test_article_example_has_the_articles_weight():
+    net, x, y = article_example()
+    assert net.sizes == (2, 3, 2) and net.b is None and [g.name for g in net.g] == ["sigmoid", "sigmoid"]
+    assert net.W[2][1, 2] == 0.5  # w_12^(L)
+
+
+def test_csv_with_and_without_header(tmp_path):
+    (tmp_path / "h.csv").write_text("a,b,label\n1,2,0\n3,4,1\n")
+    X, Y = load_xy(tmp_path / "h.csv", 2)
+    assert X.tolist() == [[1, 2], [3, 4]] and Y.tolist() == [0, 1]
+    (tmp_path / "n.csv").write_text("1,2,0.5,0.25\n3,4,1,0\n")
+    X, Y = load_xy(tmp_path / "n.csv", 2)
+    assert Y.shape == (2, 2)
+
+
+@pytest.mark.parametrize(
+    "content,n,match",
+    [
+        ("a,b\n1,2\n", 2, r"has 2 columns; the network takes n_0 = 2 inputs, so it needs at least 3"),
+        ("1,2,3\n1,2\n", 2, r"rows have different numbers of columns"),
+        ("x,y,z\n1,?,3\n", 2, r"line 2: '\?' is not a number"),
+        ("", 2, r"is empty"),
+    ],
+)
+def test_csv_errors(tmp_path, content, n, match):
+    (tmp_path / "d.csv").write_text(content)
+    with pytest.raises(cr.ChainruleError, match=match):
+        load_xy(tmp_path / "d.csv", n)
+
+
+def test_npz_errors(tmp_path):
+    np.savez(tmp_path / "a.npz", inputs=np.ones((2, 2)))
+    with pytest.raises(cr.ChainruleError, match=r"needs arrays named X and Y; it has inputs"):
+        load_xy(tmp_path / "a.npz", 2)
+    np.savez(tmp_path / "p.npz", X=np.array([{"a": 1}], dtype=object), Y=np.ones(1))
+    with pytest.raises(cr.ChainruleError, match=r"holds pickled Python objects; chainrule never unpickles"):
+        load_xy(tmp_path / "p.npz", 2)
+    (tmp_path / "d.txt").write_text("1,2")
+    with pytest.raises(cr.ChainruleError, match=r"data files are \.npz \(arrays X and Y\) or \.csv; got '\.txt'"):
+        load_xy(tmp_path / "d.txt", 2)
+    with pytest.raises(cr.ChainruleError, match=r"no data file at"):
+        load_xy(tmp_path / "none.csv", 2)
