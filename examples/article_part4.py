@@ -3,16 +3,14 @@
 Run: python examples/article_part4.py
 """
 
-import numpy as np
-
 import chainrule as cr
+from chainrule.data import article_example
 
 # The article's picture: a weight from node 2 of layer L-1 to node 1 of layer L, so layer L-1 has
-# at least 3 nodes and layer L at least 2. Sigmoid everywhere, no biases, as in the article.
-net = cr.Network([2, 3, 2], activation="sigmoid", bias=False, seed=0)
+# at least 3 nodes and layer L at least 2. Sigmoid everywhere, no biases, as in the article;
+# x is one training sample and y its desired output.
+net, x, y = article_example()
 L = net.L
-x = np.array([[0.5, -1.0]])  # one training sample
-y = np.array([[0.0, 1.0]])  # its desired output
 
 g = cr.gradients(net, x, y, loss="squared_error", fused=False)
 a_L, z_L, a_prev = g.trace.a[L][0], g.trace.z[L][0], g.trace.a[L - 1][0]
