@@ -124,7 +124,7 @@ def test_corrupt_model_and_bad_data_files(model_and_data):
     assert out.returncode == 2 and "not an .npz archive" in out.stderr and "Traceback" not in out.stderr
     (tmp / "words.csv").write_text("a,b,c,d,e\n1,2,3,4,x\n")
     out = run("explain", "--model", str(tmp / "model.npz"), "--data", str(tmp / "words.csv"))
-    assert out.returncode == 2 and "line 2: 'x' is not a number" in out.stderr
+    assert out.returncode == 2 and "line 2, column 'e': 'x' is not a number" in out.stderr
     np.savez(tmp / "wrong.npz", X=np.ones((2, 7)), Y=np.zeros(2, dtype=int))
     out = run("explain", "--model", str(tmp / "model.npz"), "--data", str(tmp / "wrong.npz"))
     assert out.returncode == 2 and "X has 7 columns but layer 0 (the input layer) has n_0 = 4 nodes" in out.stderr

@@ -62,8 +62,10 @@ def test_csv_with_and_without_header(tmp_path):
     "content,n,match",
     [
         ("a,b\n1,2\n", 2, r"has 2 columns; the network takes n_0 = 2 inputs, so it needs at least 3"),
-        ("1,2,3\n1,2\n", 2, r"rows have different numbers of columns"),
-        ("x,y,z\n1,?,3\n", 2, r"line 2: '\?' is not a number"),
+        ("1,2,3\n1,2\n", 2, r"line 2: 2 columns, expected 3"),
+        ("x,y,z\n1,?,3\n", 2, r"line 2, column 'y': missing value '\?'"),
+        ("x,y,z\n1,cat,3\n", 2, r"line 2, column 'y': 'cat' is not a number"),
+        ("x,y,z\n1,,3\n", 2, r"line 2, column 'y': missing value ''"),
         ("", 2, r"is empty"),
     ],
 )

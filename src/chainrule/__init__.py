@@ -20,11 +20,23 @@ from .gradcheck import GradcheckResult, gradcheck
 from .layers import LayerList
 from .losses import LOSSES, Loss, get_loss
 from .network import Network, Trace
+from .optim import SGD, Adam, CosineLR, ExponentialLR, StepLR
+from .train import Callback, History, StopTraining, evaluate, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "SGD",
+    "Adam",
+    "Callback",
+    "CosineLR",
+    "ExponentialLR",
+    "History",
+    "StepLR",
+    "StopTraining",
+    "evaluate",
+    "fit",
     "LOSSES",
     "Activation",
     "ChainruleError",

@@ -299,6 +299,23 @@ class Network:
         """The output ``a^(L)`` for each row of ``X``, shape ``(n_samples, n_L)``; keeps no trace."""
         return self._output(as_inputs(X, self.sizes[0], self.dtype, finite=False), check=True)[1]
 
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """The output probabilities ``a^(L)``; the output layer must be softmax (one distribution
+        per sample) or sigmoid (one probability per output node)."""
+        from .activations import Sigmoid
+
+        if not isinstance(self.g[self.L], (Softmax, Sigmoid)):
+            raise ChainruleError(
+                f"predict_proba needs a softmax or sigmoid output layer; this one is {self.g[self.L].name}"
+            )
+        return self.predict(X)
+
+    def predict_classes(self, X: Any) -> np.ndarray:
+        """The predicted class of each sample: the output node with the largest ``a_j^(L)``, or for
+        a single output node ``a^(L) > 0.5``."""
+        a = self.predict(X)
+        return (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
+
     def _output(self, a: np.ndarray, start: int = 1, check: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """``(z^(L), a^(L))`` from ``a = a^(start-1)``, keeping nothing of the layers between."""
         return collections.deque(self._layers(a, start, check=check), maxlen=1)[0]

@@ -1,0 +1,213 @@
+"""Optimizers: what gradient descent does with the article's gradient ``dC/dw``.
+
+Each optimizer updates the network's arrays in place, in their own dtype, from the mean gradient
+of a minibatch (``gradients(...).dW`` and ``.db``). With a batch of all ``n`` samples, plain
+:class:`SGD` is the article's gradient descent step ``w <- w - lr * dC/dw``.
+
+* :class:`SGD`: learning rate, momentum (heavy ball or Nesterov), weight decay; the update rules
+  are PyTorch's (``v <- mu v + g``; ``w <- w - lr v``, or ``w <- w - lr (g + mu v)`` for Nesterov).
+* :class:`Adam`: Kingma and Ba's Adam with bias correction.
+
+Weight decay adds ``weight_decay * w`` to the gradient of every weight (not of the biases).
+A learning-rate schedule (:class:`StepLR`, :class:`ExponentialLR`, :class:`CosineLR`) scales the
+learning rate by epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .errors import ChainruleError
+from .network import Network
+
+__all__ = ["SGD", "Adam", "CosineLR", "ExponentialLR", "Optimizer", "Schedule", "StepLR", "get_optimizer"]
+
+
+def _positive(name: str, value: float, allow_zero: bool = False) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ChainruleError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value}")
+    return value
+
+
+class Schedule:
+    """A learning-rate schedule: ``factor(epoch)`` multiplies the base learning rate (epoch 0 first)."""
+
+    def factor(self, epoch: int) -> float:
+        raise NotImplementedError
+
+
+class StepLR(Schedule):
+    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs."""
+
+    def __init__(self, step_size: int, gamma: float = 0.1) -> None:
+        if int(step_size) < 1:
+            raise ChainruleError(f"step_size must be >= 1, got {step_size}")
+        self.step_size, self.gamma = int(step_size), _positive("gamma", gamma)
+
+    def factor(self, epoch: int) -> float:
+        return self.gamma ** (epoch // self.step_size)
+
+
+class ExponentialLR(Schedule):
+    """Multiply the learning rate by ``gamma`` every epoch."""
+
+    def __init__(self, gamma: float) -> None:
+        self.gamma = _positive("gamma", gamma)
+
+    def factor(self, epoch: int) -> float:
+        return self.gamma**epoch
+
+
+class CosineLR(Schedule):
+    """Cosine annealing from the base rate to ``min_factor`` times it over ``epochs`` epochs."""
+
+    def __init__(self, epochs: int, min_factor: float = 0.0) -> None:
+        if int(epochs) < 1:
+            raise ChainruleError(f"epochs must be >= 1, got {epochs}")
+        self.epochs, self.min_factor = int(epochs), _positive("min_factor", min_factor, allow_zero=True)
+
+    def factor(self, epoch: int) -> float:
+        t = min(epoch, self.epochs) / self.epochs
+        return self.min_factor + (1 - self.min_factor) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+class Optimizer:
+    """Base class: ``step(net, dW, db)`` updates ``net`` in place from one minibatch's mean gradient."""
+
+    def __init__(self, lr: float, weight_decay: float = 0.0, schedule: Schedule | None = None) -> None:
+        self.lr = _positive("lr", lr)
+        self.weight_decay = _positive("weight_decay", weight_decay, allow_zero=True)
+        self.schedule = schedule
+        self.epoch = 0
+        self._state: dict[tuple[str, int], Any] = {}
+
+    @property
+    def current_lr(self) -> float:
+        """The learning rate of the current epoch (the base rate times the schedule's factor)."""
+        return self.lr * (1.0 if self.schedule is None else self.schedule.factor(self.epoch))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Tell the schedule which epoch (0-based) is starting."""
+        self.epoch = epoch
+
+    def step(self, net: Network, dW: Any, db: Any) -> None:
+        """Update every ``W[l]`` (and ``b[l]``) of ``net`` in place."""
+        lr = self.current_lr
+        for l in range(1, net.L + 1):
+            g = dW[l]
+            if self.weight_decay:
+                g = g + self.weight_decay * net.W[l]
+            self._update(("W", l), net.W[l], g, lr)
+            if net.b is not None:
+                self._update(("b", l), net.b[l], db[l], lr)
+
+    def _update(self, key: tuple[str, int], p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget the state (momenta, moments, step count)."""
+        self._state.clear()
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with momentum (Nesterov's or the heavy ball).
+
+    >>> net = Network.from_weights([[[1.0, 2.0]]], activation="identity")
+    >>> SGD(lr=0.1).step(net, {1: np.array([[10.0, -10.0]])}, None)
+    >>> net.W[1]
+    array([[0., 3.]])
+    """
+
+    def __init__(
+        self,
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        schedule: Schedule | None = None,
+    ) -> None:
+        super().__init__(lr, weight_decay, schedule)
+        self.momentum = _positive("momentum", momentum, allow_zero=True)
+        if self.momentum >= 1:
+            raise ChainruleError(f"momentum must be < 1, got {momentum}")
+        if nesterov and not self.momentum:
+            raise ChainruleError("nesterov=True needs a momentum > 0")
+        self.nesterov = bool(nesterov)
+
+    def _update(self, key: tuple[str, int], p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        if not self.momentum:
+            p -= lr * g
+            return
+        v = self._state.get(key)
+        if v is None:
+            v = self._state[key] = g.copy()
+        else:
+            v *= self.momentum
+            v += g
+        if self.nesterov:
+            p -= lr * (g + self.momentum * v)
+        else:
+            p -= lr * v
+
+    def __repr__(self) -> str:
+        return (
+            f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, weight_decay={self.weight_decay})"
+        )
+
+
+class Adam(Optimizer):
+    """Adam: ``m <- b1 m + (1 - b1) g``, ``v <- b2 v + (1 - b2) g^2``,
+    ``w <- w - lr m_hat / (sqrt(v_hat) + eps)`` with ``m_hat = m / (1 - b1^t)``, ``v_hat = v / (1 - b2^t)``."""
+
+    def __init__(
+        self,
+        lr: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        schedule: Schedule | None = None,
+    ) -> None:
+        super().__init__(lr, weight_decay, schedule)
+        for name, b in (("beta1", beta1), ("beta2", beta2)):
+            if not 0 <= b < 1:
+                raise ChainruleError(f"{name} must be in [0, 1), got {b}")
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), _positive("eps", eps)
+
+    def _update(self, key: tuple[str, int], p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        state = self._state.get(key)
+        if state is None:
+            state = self._state[key] = [np.zeros_like(p), np.zeros_like(p), 0]
+        m, v, t = state
+        t += 1
+        state[2] = t
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * (g * g)
+        m_hat = m / (1 - self.beta1**t)
+        denom = np.sqrt(v / (1 - self.beta2**t))
+        denom += self.eps
+        m_hat /= denom
+        m_hat *= lr
+        p -= m_hat
+
+    def __repr__(self) -> str:
+        return f"Adam(lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}, weight_decay={self.weight_decay})"
+
+
+def get_optimizer(spec: str | Optimizer, **kwargs: Any) -> Optimizer:
+    """An optimizer from ``"sgd"`` or ``"adam"`` (and keyword settings), or an instance as it is."""
+    if isinstance(spec, Optimizer):
+        return spec
+    table = {"sgd": SGD, "adam": Adam}
+    cls = table.get(str(spec).lower())
+    if cls is None:
+        from .errors import unknown_name
+
+        raise unknown_name("optimizer", str(spec), table)
+    return cls(**kwargs)
