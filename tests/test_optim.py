@@ -88,7 +88,7 @@ def test_ten_steps_match_torch_optim(ours, theirs):
         # torch's Adam adds weight decay to the gradient (L2), as chainrule does
         topt = torch.optim.Adam(groups, lr=0.01)
     opt = ours()
-    for step in range(10):
+    for _ in range(10):
         X, Y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
         g = cr.gradients(net, X, Y)
         opt.step(net, g.dW, g.db)

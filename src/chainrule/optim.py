@@ -197,7 +197,10 @@ class Adam(Optimizer):
         p -= m_hat
 
     def __repr__(self) -> str:
-        return f"Adam(lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}, weight_decay={self.weight_decay})"
+        return (
+            f"Adam(lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}, "
+            f"weight_decay={self.weight_decay})"
+        )
 
 
 def get_optimizer(spec: str | Optimizer, **kwargs: Any) -> Optimizer:
