@@ -107,7 +107,7 @@ def test_gradcheck_command(model_and_data):
         (["explain", "--model", "m.npz"], "--model needs --data"),
         (["explain", "--model", "missing.npz", "--data", "d.csv"], "no model file at missing.npz"),
         (["gradcheck", "--loss", "hinge"], "argument --loss: invalid choice: 'hinge'"),
-        (["train"], "argument COMMAND: invalid choice: 'train'"),
+        (["fit"], "argument COMMAND: invalid choice: 'fit'"),
     ],
 )
 def test_user_mistakes_give_one_line_and_exit_2(tmp_path, args, message):
@@ -130,7 +130,78 @@ def test_corrupt_model_and_bad_data_files(model_and_data):
     assert out.returncode == 2 and "X has 7 columns but layer 0 (the input layer) has n_0 = 4 nodes" in out.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["explain"], ["gradcheck"]])
+@pytest.mark.parametrize("command", [[], ["explain"], ["gradcheck"], ["train"], ["predict"], ["evaluate"]])
 def test_help_everywhere(command):
     out = run(*command, "--help")
     assert out.returncode == 0 and "usage: chainrule" in out.stdout
+
+
+def test_train_with_no_arguments_on_digits(tmp_path):
+    out = run("train", "--epochs", "15", "--quiet", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "on the built-in digits data" in out.stdout and "test accuracy" in out.stdout
+    acc = float(out.stdout.split("test accuracy ")[1].split()[0])
+    assert acc >= 0.95
+    for name in ("model.npz", "test.npz", "loss.png"):
+        assert (tmp_path / name).exists()
+    assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    # the printed explain command works as printed
+    command = out.stdout.strip().splitlines()[-1].split()
+    assert command[:2] == ["chainrule", "explain"]
+    ex = run(*command[1:], cwd=tmp_path)
+    assert ex.returncode == 0, ex.stderr
+    assert "equals backprop's entry" in ex.stdout
+    ev = run("evaluate", "--model", "model.npz", "--data", "test.npz", cwd=tmp_path)
+    assert ev.returncode == 0 and f"accuracy: {acc:.4f}" in ev.stdout and "confusion matrix" in ev.stdout
+    pr = run("predict", "--model", "model.npz", "--data", "test.npz", cwd=tmp_path)
+    lines = pr.stdout.strip().splitlines()
+    assert pr.returncode == 0 and lines[0].startswith("prediction,a0") and len(lines) == 1 + 359
+
+
+def test_train_on_a_csv_with_any_labels(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 2))
+    y = np.where(X[:, 0] > 0, 5, 7)
+    rows = "\n".join(f"{a},{b},{c}" for (a, b), c in zip(X, y))
+    (tmp_path / "d.csv").write_text("f1,f2,kind\n" + rows + "\n")
+    out = run(
+        "train",
+        "--data",
+        "d.csv",
+        "--target",
+        "kind",
+        "--epochs",
+        "40",
+        "--no-plot",
+        "--quiet",
+        "--layers",
+        "8",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "2-8-2" in out.stdout and not (tmp_path / "loss.png").exists()
+    pr = run("predict", "--model", "model.npz", "--data", "d.csv", "--target", "kind", cwd=tmp_path)
+    preds = [line.split(",")[0] for line in pr.stdout.strip().splitlines()[1:]]
+    assert set(preds) <= {"5", "7"} and np.mean(np.array(preds, dtype=int) == y) > 0.9
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["train", "--data", "d.csv", "--target", "nope"], "has no column 'nope'; its columns: f1, f2, kind"),
+        (["train", "--data", "one.csv", "--target", "kind"], "the target has a single class (3)"),
+        (["train", "--data", "gap.csv"], "line 3, column 'f2': missing value ''"),
+        (["train", "--data", "text.csv"], "line 2, column 'f1': 'red' is not a number"),
+        (["train", "--layers", "8,x"], "argument --layers: '8,x' is not a comma-separated list"),
+        (["train", "--dataset", "mnist"], "argument --dataset: invalid choice: 'mnist'"),
+        (["predict", "--model", "model.npz"], "the following arguments are required: --data"),
+    ],
+)
+def test_train_mistakes(tmp_path, args, message):
+    (tmp_path / "d.csv").write_text("f1,f2,kind\n1,2,0\n3,4,1\n")
+    (tmp_path / "one.csv").write_text("f1,f2,kind\n1,2,3\n3,4,3\n5,6,3\n")
+    (tmp_path / "gap.csv").write_text("f1,f2,kind\n1,2,0\n3,,1\n")
+    (tmp_path / "text.csv").write_text("f1,f2,kind\nred,2,0\n")
+    out = run(*args, cwd=tmp_path)
+    assert out.returncode == 2, out.stdout
+    assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1

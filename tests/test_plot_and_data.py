@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.data import article_example, load_xy
+from chainrule.data import article_example, load_dataset, load_xy
 from chainrule.plot import plot_explanation
 
 pytest.importorskip("matplotlib")
@@ -87,3 +87,46 @@ def test_npz_errors(tmp_path):
         load_xy(tmp_path / "d.txt", 2)
     with pytest.raises(cr.ChainruleError, match=r"no data file at"):
         load_xy(tmp_path / "none.csv", 2)
+
+
+def test_plot_history(tmp_path):
+    from chainrule.plot import plot_history
+
+    X, y = load_dataset("xor")
+    net = cr.Network([2, 6, 2], activation="tanh", output_activation="softmax", seed=0)
+    h = cr.fit(net, X, y, loss="cross_entropy", epochs=5, batch_size=2, validation_data=(X, y), verbose=0)
+    fig = plot_history(h, tmp_path / "h.png")
+    assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
+    assert [ax.get_title() for ax in fig.axes] == ["Loss", "Accuracy"]
+    assert len(fig.axes[0].lines) >= 2  # training and validation
+
+
+def test_split_scaler_one_hot():
+    from chainrule.data import Standardizer, one_hot, train_test_split
+
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10)
+    a = train_test_split(X, y, 0.3, seed=1)
+    b = train_test_split(X, y, 0.3, seed=1)
+    assert all(np.array_equal(p, q) for p, q in zip(a, b))
+    Xtr, Xte, ytr, yte = a
+    assert len(Xte) == 3 and len(Xtr) == 7 and sorted([*ytr, *yte]) == list(range(10))
+    s = Standardizer().fit(Xtr)
+    np.testing.assert_allclose(s.transform(Xtr).mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(s.transform(Xtr).std(axis=0), 1)
+    assert Standardizer().fit(np.ones((3, 2))).transform(np.ones((1, 2))).tolist() == [[0.0, 0.0]]  # constant
+    back = Standardizer.from_dict(s.to_dict())
+    np.testing.assert_array_equal(back.transform(Xte), s.transform(Xte))
+    assert one_hot(np.array([1, 0])).tolist() == [[0, 1], [1, 0]]
+    with pytest.raises(cr.ChainruleError, match=r"test_fraction must be between 0 and 1"):
+        train_test_split(X, y, 1.0)
+    with pytest.raises(cr.ChainruleError, match=r"not fitted"):
+        Standardizer().transform(X)
+
+
+def test_builtin_datasets():
+    X, y = load_dataset("digits")
+    assert X.shape == (1797, 64) and set(y) == set(range(10))
+    X, y = load_dataset("iris")
+    assert X.shape == (150, 4) and set(y) == {0, 1, 2}
+    with pytest.raises(cr.ChainruleError, match=r"unknown dataset 'mnist'; valid names: digits, iris, xor"):
+        load_dataset("mnist")

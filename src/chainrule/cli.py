@@ -1,10 +1,14 @@
 """The ``chainrule`` command.
 
+    chainrule train       train a network (by default on the built-in digits) and save it
+    chainrule predict     a saved model's predictions for a data file
+    chainrule evaluate    a saved model's loss, accuracy and confusion matrix on a data file
     chainrule explain     one weight's gradient as the article's three chain-rule terms
     chainrule gradcheck   backprop against central finite differences, layer by layer
 
-Without ``--model`` both work on the article's example network and sample. User mistakes print
-one line on standard error and exit with status 2.
+Without ``--model``, explain and gradcheck work on the article's example network and sample. A
+model trained with standardised inputs keeps the scaling in its file, and every command applies
+it to the data it reads. User mistakes print one line on standard error and exit with status 2.
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ from typing import Any, NoReturn
 import numpy as np
 
 from . import __version__
-from .data import article_example, load_xy
+from .activations import ACTIVATIONS
+from .data import DATASETS, Standardizer, article_example, load_dataset, load_xy, read_csv, train_test_split
 from .errors import ChainruleError
 from .explain import explain
 from .gradcheck import gradcheck
 from .io import read_metadata
 from .losses import LOSSES
 from .network import Network
+from .optim import SGD, Adam
+from .train import evaluate, fit
 
 __all__ = ["main"]
 
@@ -33,6 +40,22 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _scaled(X: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+    """``X`` with the input scaling the model was trained with (kept in its metadata), if any."""
+    scaling = meta.get("info", {}).get("input_scaling")
+    return X if scaling is None else Standardizer.from_dict(scaling).transform(X)
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
+    if any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be >= 1, got {text!r}")
+    return sizes
 
 
 def _model_and_data(args: argparse.Namespace) -> tuple[Network, np.ndarray, np.ndarray, str]:
@@ -47,8 +70,9 @@ def _model_and_data(args: argparse.Namespace) -> tuple[Network, np.ndarray, np.n
     if args.data is None:
         raise ChainruleError("--model needs --data: a .npz with arrays X and Y, or a .csv of inputs then targets")
     net = Network.load(args.model)
-    X, Y = load_xy(args.data, net.sizes[0])
-    return net, X, Y, args.loss or read_metadata(args.model).get("loss") or "squared_error"
+    meta = read_metadata(args.model)
+    X, Y = load_xy(args.data, net.sizes[0], args.target)
+    return net, _scaled(np.asarray(X, dtype=np.float64), meta), Y, args.loss or meta.get("loss") or "squared_error"
 
 
 def _show(text: str) -> None:
@@ -94,19 +118,218 @@ def _gradcheck(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _train(args: argparse.Namespace) -> int:
+    if args.data is not None:
+        if args.data.lower().endswith(".csv"):
+            X, y, _ = read_csv(args.data, args.target if args.target is not None else -1)
+        else:
+            X, y = load_xy(args.data, 0)
+        source = args.data
+    else:
+        X, y = load_dataset(args.dataset)
+        source = f"the built-in {args.dataset} data"
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    classes = None
+    if args.task == "classification" or (
+        args.task == "auto" and y.ndim == 1 and np.array_equal(y, np.round(y)) and np.unique(y).size <= 50
+    ):
+        if y.ndim != 1:
+            raise ChainruleError("classification needs one target column of class labels")
+        classes, y = np.unique(y, return_inverse=True)  # any labels -> 0..K-1, kept in the model file
+        if classes.size < 2:
+            raise ChainruleError(f"the target has a single class ({classes[0]:g}): there is nothing to learn")
+    n_out = classes.size if classes is not None else (1 if y.ndim == 1 else y.shape[1])
+    X_train, X_test, y_train, y_test = train_test_split(X, y, args.test_fraction, seed=args.seed)
+    scaler = None
+    if not args.no_scale:
+        scaler = Standardizer().fit(X_train)
+        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    loss = args.loss or ("cross_entropy" if classes is not None else "squared_error")
+    out_act = args.output_activation or {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(
+        loss, "sigmoid" if classes is not None else "identity"
+    )
+    sizes = [X.shape[1], *args.layers, n_out]
+    net = Network(sizes, activation=args.activation, output_activation=out_act, seed=args.seed)
+    if args.optimizer == "adam":
+        opt = Adam(lr=args.lr or 1e-3)
+    else:
+        opt = SGD(lr=args.lr or 0.05, momentum=args.momentum, nesterov=args.nesterov)
+    print(
+        f"training {'-'.join(map(str, sizes))} ({args.activation}, {out_act} output, {loss}) on {source}: "
+        f"{len(X_train)} training and {len(X_test)} test samples, {args.epochs} epochs, {opt!r}"
+    )
+    history = fit(
+        net,
+        X_train,
+        y_train,
+        loss=loss,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=opt,
+        seed=args.seed,
+        validation_fraction=args.validation_fraction,
+        early_stopping=args.early_stopping,
+        verbose=0 if args.quiet else 1,
+    )
+    if history.stopped:
+        print(f"training {history.stopped}")
+    result = evaluate(net, X_test, y_test, loss=loss)
+    line = f"after {history.epochs} epochs: training loss {history.loss[-1]:.4g}, test loss {result['loss']:.4g}"
+    if "accuracy" in result:
+        hits = int(round(result["accuracy"] * result["n"]))
+        line += f", test accuracy {result['accuracy']:.4f} ({hits}/{result['n']})"
+    print(line)
+    info = {"source": source, "epochs": history.epochs, "history": history.to_dict(), "test": _jsonable(result)}
+    if classes is not None:
+        info["classes"] = classes.tolist()
+    if scaler is not None:
+        info["input_scaling"] = scaler.to_dict()
+    net.save(args.model_out, loss=loss, info=info)
+    print(f"saved the model to {args.model_out}")
+    test_file = args.test_out
+    # the test targets as the network sees them (class numbers 0..K-1), the inputs unscaled
+    np.savez(test_file, X=X_test if scaler is None else X_test * scaler.scale_ + scaler.mean_, Y=y_test)
+    print(f"saved the test samples (unscaled) to {test_file}")
+    if not args.no_plot:
+        try:
+            from .plot import plot_history
+
+            plot_history(history, args.plot_out)
+            print(f"saved the loss curve to {args.plot_out}")
+        except ChainruleError as exc:
+            print(f"no loss curve: {exc}", file=sys.stderr)
+    k = min(3, sizes[-2] - 1)
+    print(
+        f"explain one of its weights:\n  chainrule explain --model {args.model_out} --data {test_file} "
+        f"--layer {net.L} --j 0 --k {k} --sample 0"
+    )
+    return 0
+
+
+def _jsonable(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in result.items()}
+
+
+def _predict(args: argparse.Namespace) -> int:
+    net = Network.load(args.model)
+    meta = read_metadata(args.model)
+    if args.data.lower().endswith(".csv") and args.target is None:
+        X, _ = _features_only(args.data, net.sizes[0])
+    else:
+        X, _ = load_xy(args.data, net.sizes[0], args.target)
+    a = net.predict(_scaled(np.asarray(X, dtype=np.float64), meta))
+    classes = net.g[net.L].name in ("softmax", "sigmoid")
+    header = (["prediction"] if classes else []) + [f"a{j}" for j in range(a.shape[1])]
+    print(",".join(header))
+    pred = net.predict_classes(_scaled(np.asarray(X, dtype=np.float64), meta)) if classes else None
+    labels = meta.get("info", {}).get("classes")
+    for i, row in enumerate(a):
+        label = None if pred is None else (labels[int(pred[i])] if labels else int(pred[i]))
+        cells = [f"{label:g}" if isinstance(label, float) else str(label)] if pred is not None else []
+        cells += [f"{v:.6g}" for v in row]
+        print(",".join(cells))
+    return 0
+
+
+def _features_only(path: str, n_inputs: int) -> tuple[np.ndarray, None]:
+    """A CSV of inputs alone (exactly n_0 columns), or inputs then targets."""
+    from pathlib import Path
+
+    from .data import _read_table
+
+    table, _ = _read_table(Path(path))
+    if table.shape[1] < n_inputs:
+        raise ChainruleError(f"{path} has {table.shape[1]} columns; the model takes n_0 = {n_inputs} inputs")
+    return table[:, :n_inputs], None
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    net, X, Y, loss = _model_and_data(args)
+    r = evaluate(net, X, Y, loss=loss)
+    print(f"samples: {r['n']}\nloss ({loss}): {r['loss']:.6g}")
+    if "accuracy" in r:
+        print(f"accuracy: {r['accuracy']:.4f}\nconfusion matrix (rows: true class, columns: predicted class):")
+        width = max(3, len(str(int(r["confusion"].max()))) + 1)
+        print("     " + "".join(f"{j:>{width}}" for j in range(r["confusion"].shape[1])))
+        for i, row in enumerate(r["confusion"]):
+            print(f"{i:>4} " + "".join(f"{v:>{width}}" for v in row))
+    return 0
+
+
 def _parser() -> _Parser:
     parser = _Parser(prog="chainrule", description="Backpropagation done right: compute, explain and check gradients.")
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
-    def common(p: argparse.ArgumentParser) -> None:
+    def common(p: argparse.ArgumentParser, required: bool = False) -> None:
+        default = "" if required else " (default: the article's example)"
+        p.add_argument("--model", metavar="FILE", required=required, help="a saved model" + default)
         p.add_argument(
-            "--model", metavar="FILE", help="a model saved with Network.save (default: the article's example)"
+            "--data",
+            metavar="FILE",
+            required=required,
+            help="X and Y: .npz with arrays X and Y, or .csv (inputs then targets, or see --target)",
         )
-        p.add_argument(
-            "--data", metavar="FILE", help="X and Y: .npz with arrays X and Y, or .csv of inputs then targets"
-        )
+        p.add_argument("--target", metavar="COLUMN", help="the CSV's target column, by name or index")
         p.add_argument("--loss", choices=sorted(LOSSES), help="default: the model's own loss, else squared_error")
+
+    tr = sub.add_parser(
+        "train",
+        help="train a network and save it (default: the built-in digits)",
+        description="Train by minibatch gradient descent with the article's averaged gradient; print the test "
+        "accuracy; save the model, the test samples and a loss curve; print the command to explain a weight.",
+    )
+    tr.add_argument("--dataset", choices=sorted(DATASETS), default="digits", help="built-in data (default digits)")
+    tr.add_argument("--data", metavar="FILE", help="your own data: .csv (see --target) or .npz with X and Y")
+    tr.add_argument("--target", metavar="COLUMN", help="the CSV's target column, by name or index (default: the last)")
+    tr.add_argument(
+        "--task",
+        choices=["auto", "classification", "regression"],
+        default="auto",
+        help="auto: classification when the target holds at most 50 distinct whole numbers",
+    )
+    tr.add_argument("--layers", type=_sizes, default=[64], metavar="N,N,...", help="hidden layer sizes (default 64)")
+    tr.add_argument(
+        "--activation", choices=sorted(ACTIVATIONS), default="relu", help="hidden activation (default relu)"
+    )
+    tr.add_argument("--output-activation", choices=sorted(ACTIVATIONS), help="default: fits the loss")
+    tr.add_argument("--loss", choices=sorted(LOSSES), help="default: cross_entropy for classes, else squared_error")
+    tr.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    tr.add_argument("--lr", type=float, help="learning rate (default 0.05 for sgd, 0.001 for adam)")
+    tr.add_argument("--momentum", type=float, default=0.9, help="sgd momentum (default 0.9)")
+    tr.add_argument("--nesterov", action="store_true", help="Nesterov momentum for sgd")
+    tr.add_argument("--epochs", type=int, default=30)
+    tr.add_argument("--batch-size", type=int, default=32)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--test-fraction", type=float, default=0.2, help="held out for the test accuracy (default 0.2)")
+    tr.add_argument("--validation-fraction", type=float, help="held out of the training part for validation")
+    tr.add_argument("--early-stopping", type=int, metavar="EPOCHS", help="patience; restores the best weights")
+    tr.add_argument("--no-scale", action="store_true", help="do not standardise the inputs")
+    tr.add_argument("--model-out", default="model.npz", metavar="FILE", help="default model.npz")
+    tr.add_argument("--test-out", default="test.npz", metavar="FILE", help="the test samples (default test.npz)")
+    tr.add_argument("--plot-out", default="loss.png", metavar="FILE", help="the loss curve (default loss.png)")
+    tr.add_argument("--no-plot", action="store_true", help="do not draw the loss curve")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.set_defaults(run=_train)
+
+    pr = sub.add_parser(
+        "predict",
+        help="a saved model's predictions, as CSV on standard output",
+        description="Predict every row of a data file (a CSV of inputs alone works too).",
+    )
+    pr.add_argument("--model", metavar="FILE", required=True)
+    pr.add_argument("--data", metavar="FILE", required=True)
+    pr.add_argument("--target", metavar="COLUMN", help="a CSV column to leave out (the target), by name or index")
+    pr.set_defaults(run=_predict)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="a saved model's loss, accuracy and confusion matrix",
+        description="Evaluate a saved model on a data file with targets.",
+    )
+    common(ev, required=True)
+    ev.set_defaults(run=_evaluate)
 
     ex = sub.add_parser(
         "explain",

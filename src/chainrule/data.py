@@ -47,8 +47,12 @@ def article_example() -> tuple[Network, np.ndarray, np.ndarray]:
     return net, np.array([[0.9, -0.4]]), np.array([[0.0, 1.0]])
 
 
-def load_xy(path: str | os.PathLike, n_inputs: int) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``X`` and ``Y`` from an ``.npz`` or ``.csv`` file (see the module docstring)."""
+def load_xy(path: str | os.PathLike, n_inputs: int, target: str | int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``X`` and ``Y`` from an ``.npz`` or ``.csv`` file (see the module docstring).
+
+    For a CSV file, ``target`` names the target column (by name or index); without it the first
+    ``n_inputs`` columns are the inputs and the rest the targets.
+    """
     path = Path(path)
     if not path.exists():
         raise ChainruleError(f"no data file at {path}")
@@ -66,6 +70,9 @@ def load_xy(path: str | os.PathLike, n_inputs: int) -> tuple[np.ndarray, np.ndar
                 raise ChainruleError(f"{path} holds pickled Python objects; chainrule never unpickles") from None
             raise ChainruleError(f"{path} cannot be read: {exc}") from None
     if path.suffix.lower() == ".csv":
+        if target is not None:
+            X, y, _ = read_csv(path, target)
+            return X, y
         return _load_csv(path, n_inputs)
     raise ChainruleError(f"{path}: data files are .npz (arrays X and Y) or .csv; got {path.suffix or 'no suffix'!r}")
 

@@ -19,7 +19,7 @@ from .errors import ChainruleError
 if TYPE_CHECKING:
     from .explain import Explanation
 
-__all__ = ["plot_explanation"]
+__all__ = ["plot_explanation", "plot_history"]
 
 
 def _matplotlib() -> Any:
@@ -164,3 +164,34 @@ def _circle(fig: Any, xy: tuple[float, float], r: float, face: str) -> Any:
     from matplotlib.patches import Circle
 
     return Circle(xy, r, facecolor=face, edgecolor="0.25", lw=1.0, zorder=4)
+
+
+def plot_history(history: Any, path: str | os.PathLike | None = None) -> Any:
+    """Training and validation loss (and accuracy, for classification) per epoch; saved to ``path``.
+
+    Returns the matplotlib ``Figure``.
+    """
+    Figure = _matplotlib()
+    panels = 2 if history.accuracy else 1
+    fig = Figure(figsize=(5.5 * panels, 4), layout="constrained")
+    epochs = np.arange(1, history.epochs + 1)
+    ax = fig.add_subplot(1, panels, 1)
+    ax.plot(epochs, history.loss, label="training", marker="." if history.epochs < 30 else None)
+    if history.val_loss:
+        ax.plot(epochs, history.val_loss, label="validation")
+    if history.best_epoch:
+        ax.axvline(history.best_epoch, color="0.7", ls="--", lw=1, label=f"best epoch ({history.best_epoch})")
+    ax.set(xlabel="epoch", ylabel="cost C (mean loss)", title="Loss")
+    if min(history.loss + history.val_loss) > 0:
+        ax.set_yscale("log")
+    ax.legend()
+    if panels == 2:
+        ax2 = fig.add_subplot(1, 2, 2)
+        ax2.plot(epochs, history.accuracy, label="training")
+        if history.val_accuracy:
+            ax2.plot(epochs, history.val_accuracy, label="validation")
+        ax2.set(xlabel="epoch", ylabel="accuracy", title="Accuracy", ylim=(None, 1.0))
+        ax2.legend()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
