@@ -12,10 +12,11 @@ from chainrule.io import read_metadata
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("bias", [True, False])
-def test_round_trip_every_activation(tmp_path, dtype, bias):
+@pytest.mark.parametrize("loss", sorted(cr.LOSSES))
+def test_round_trip_every_activation(tmp_path, dtype, bias, loss):
     acts = ["identity", "sigmoid", "tanh", "relu", {"name": "leaky_relu", "alpha": 0.2}, "softplus", "softmax"]
     net = cr.Network([3] + [4] * len(acts), activation=acts, bias=bias, dtype=dtype, seed=1)
-    path = net.save(tmp_path / "model.npz", loss="squared_error", info={"epochs": 3})
+    path = net.save(tmp_path / "model.npz", loss=loss, info={"epochs": 3})
     back = cr.Network.load(path)
     assert back.sizes == net.sizes and back.dtype == net.dtype and back.bias == bias
     assert list(back.g) == list(net.g)
@@ -25,7 +26,7 @@ def test_round_trip_every_activation(tmp_path, dtype, bias):
     X = np.random.default_rng(0).normal(size=(5, 3))
     np.testing.assert_array_equal(net.predict(X), back.predict(X))
     meta = read_metadata(path)
-    assert meta["loss"] == "squared_error" and meta["info"] == {"epochs": 3} and meta["version"] == 1
+    assert meta["loss"] == loss and meta["info"] == {"epochs": 3} and meta["version"] == 1
 
 
 def test_save_writes_exactly_the_path_and_leaves_no_temporary_files(tmp_path):
