@@ -1,6 +1,7 @@
 """gradcheck() as a user's tool: it passes correct gradients and catches wrong ones."""
 
 import numpy as np
+import pytest
 
 import chainrule as cr
 from chainrule.activations import Tanh
@@ -71,3 +72,15 @@ def test_sample_weight_is_honoured():
     net = cr.Network([2, 3, 1], activation="tanh", seed=0)
     X, Y = np.random.default_rng(0).normal(size=(4, 2)), np.random.default_rng(1).normal(size=4)
     assert cr.gradcheck(net, X, Y, sample_weight=[1, 0, 2, 5]).ok
+
+
+def test_central_difference_perturbs_fortran_ordered_weights_too():
+    from chainrule.gradcheck import central_difference
+    from chainrule.losses import get_loss
+
+    net = cr.Network([3, 4, 2], activation="tanh", seed=0)
+    X, Y = np.random.default_rng(0).normal(size=(5, 3)), np.random.default_rng(1).normal(size=(5, 2))
+    g = cr.gradients(net, X, Y)
+    net.W._values[0] = np.asfortranarray(net.W[1])  # bypasses the network's own C-order copy on purpose
+    fd = central_difference(net, X, Y, get_loss("squared_error"), None, "W", 1, 1 * 3 + 2)
+    assert fd == pytest.approx(g.dW[1][1, 2], rel=1e-6)

@@ -140,3 +140,13 @@ def test_float32_gradients_agree_with_float64():
     g64, g32 = cr.gradients(net64, X, Y), cr.gradients(net32, X, Y)
     for l in (1, 2):
         np.testing.assert_allclose(g32.dW[l], g64.dW[l], rtol=1e-4, atol=1e-6)
+
+
+def test_parameters_are_c_contiguous_whatever_comes_in():
+    W1 = np.asfortranarray(np.arange(6.0).reshape(3, 2))
+    net = cr.Network.from_weights([W1, np.ones((2, 3)).T.T], [np.zeros(3), np.zeros(2)], activation="tanh")
+    assert all(p.flags["C_CONTIGUOUS"] for _, _, p in net.parameters())
+    net.W[2] = np.asfortranarray(np.ones((2, 3)))
+    assert net.W[2].flags["C_CONTIGUOUS"]
+    X, Y = np.random.default_rng(0).normal(size=(4, 2)), np.zeros((4, 2))
+    assert cr.gradcheck(net, X, Y).ok

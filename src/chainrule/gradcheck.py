@@ -93,14 +93,15 @@ def central_difference(
     ``a_prev`` is the stored ``a^(l-1)``: only layers ``l..L`` are recomputed. The parameter is
     perturbed in place and restored, so ``net`` must be a private copy.
     """
-    p = (net.W if param == "W" else net.b)[l].reshape(-1)  # type: ignore[index]
-    old = p[flat]
+    p = (net.W if param == "W" else net.b)[l]  # type: ignore[index]
+    at = np.unravel_index(flat, p.shape)  # indexes p itself, whatever its memory order
+    old = p[at]
     h = eps * max(1.0, abs(float(old)))
-    p[flat] = old + h
+    p[at] = old + h
     c_plus = _cost(net, a_prev, Y, loss, w, start=l)
-    p[flat] = old - h
+    p[at] = old - h
     c_minus = _cost(net, a_prev, Y, loss, w, start=l)
-    p[flat] = old
+    p[at] = old
     return (c_plus - c_minus) / (2 * h)
 
 

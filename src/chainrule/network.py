@@ -60,7 +60,7 @@ class _ParameterList(LayerList[np.ndarray]):
         new = as_numeric(f"{self.name}[{l}]", value, self._dtype)
         if new.shape != old.shape:
             raise ChainruleError(f"{self.name}[{l}] must keep its shape {old.shape}; got {new.shape}")
-        super().__setitem__(l, np.array(new, dtype=self._dtype, copy=True))
+        super().__setitem__(l, np.array(new, dtype=self._dtype, copy=True, order="C"))
 
 
 def _as_dtype(dtype: Any) -> np.dtype:
@@ -199,7 +199,7 @@ class Network:
                     f"W[{l}] has shape {W.shape} but W[{l - 1}] has {Ws[-1].shape}: W[{l}] needs "
                     f"n_{l - 1} = {Ws[-1].shape[0]} columns, one per node of layer {l - 1}"
                 )
-            Ws.append(np.array(W, dtype=dt, copy=True))
+            Ws.append(np.array(W, dtype=dt, copy=True, order="C"))
         sizes = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
         net = cls.__new__(cls)
         net.sizes = tuple(int(n) for n in sizes)
@@ -218,7 +218,7 @@ class Network:
                     raise ChainruleError(
                         f"b[{l}] must have shape ({sizes[l]},), one per node of layer {l}; got {b.shape}"
                     )
-                bs.append(np.array(b, dtype=dt, copy=True))
+                bs.append(np.array(b, dtype=dt, copy=True, order="C"))
             net.b = _ParameterList(bs, "b", dt)
         net.check()
         return net
