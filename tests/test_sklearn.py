@@ -3,9 +3,13 @@ scikit-learn and PyTorch."""
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 sklearn = pytest.importorskip("sklearn")
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # scikit-learn's own short fits
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning"
+)  # scikit-learn's own short fits
 
 from sklearn.datasets import load_digits, make_classification, make_regression  # noqa: E402
 from sklearn.model_selection import GridSearchCV, train_test_split  # noqa: E402
@@ -157,3 +161,28 @@ def test_from_torch_errors():
         from_torch(nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2, bias=False)))
     with pytest.raises(cr.ChainruleError, match=r"is not a fitted scikit-learn MLP"):
         from_sklearn(SkMLPClassifier())
+
+
+@pytest.mark.slow
+@given(
+    sizes=st.lists(st.integers(1, 12), min_size=2, max_size=5),
+    acts=st.lists(
+        st.sampled_from(["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus"]), min_size=4, max_size=4
+    ),
+    bias=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
+def test_torch_round_trip_on_random_architectures(sizes, acts, bias, seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    net = cr.Network(sizes, activation=acts[: len(sizes) - 1], bias=bias, seed=seed)
+    X, Y = rng.normal(size=(3, sizes[0])), rng.normal(size=(3, sizes[-1]))
+    module = to_torch(net)
+    out = module(torch.tensor(X))
+    np.testing.assert_allclose(out.detach().numpy(), net.predict(X), rtol=1e-12, atol=1e-14)
+    (((out - torch.tensor(Y)) ** 2).sum() / 3).backward()
+    g = cr.gradients(net, X, Y)
+    for l, lin in enumerate([m for m in module if isinstance(m, torch.nn.Linear)], start=1):
+        np.testing.assert_allclose(lin.weight.grad.numpy(), g.dW[l], rtol=1e-10, atol=1e-13)
+    back = from_torch(module)
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
