@@ -118,6 +118,18 @@ def _as_dask(X: Any, Y: Any, target: Any) -> tuple[da.Array, da.Array, Any]:
     return X, Y, Y_raw
 
 
+def _prepare_dask(net: Network, X: Any, Y: Any, loss: str | Loss, target: Any) -> tuple[Loss, da.Array, da.Array, Any]:
+    """Everything checked at the edge, before any task runs: the network, the loss, the shapes."""
+    if not isinstance(net, Network):
+        raise ChainruleError(f"net must be a chainrule Network, got {type(net).__name__}")
+    loss = get_loss(loss)
+    loss.check_output(net.g[net.L])
+    net.check()
+    Xd, Yd, Y_raw = _as_dask(X, Y, target)
+    _check_columns(net, Xd, Yd)
+    return loss, Xd, Yd, Y_raw
+
+
 def _check_columns(net: Network, X: da.Array, Y: da.Array) -> None:
     """The same errors as in memory, before any task runs."""
     n_0, n_L = net.sizes[0], net.sizes[-1]
@@ -233,13 +245,7 @@ def gradients(
 
     Equals :func:`chainrule.gradients` on the same data to float rounding, for any partitioning.
     """
-    if not isinstance(net, Network):
-        raise ChainruleError(f"net must be a chainrule Network, got {type(net).__name__}")
-    loss = get_loss(loss)
-    loss.check_output(net.g[net.L])
-    net.check()
-    Xd, Yd, _ = _as_dask(X, Y, target)
-    _check_columns(net, Xd, Yd)
+    loss, Xd, Yd, _ = _prepare_dask(net, X, Y, loss, target)
     xs, ys = _blocks(Xd, Yd)
     return _result(net, _step_sums(get_client(client), net, xs, ys, loss, classification=False))
 
@@ -266,15 +272,9 @@ def fit(
     all ``n`` samples. Otherwise every epoch visits the samples in a seeded random order, and each
     minibatch takes its rows from whichever partitions hold them.
     """
-    if not isinstance(net, Network):
-        raise ChainruleError(f"net must be a chainrule Network, got {type(net).__name__}")
     if int(epochs) < 1:
         raise ChainruleError(f"epochs must be >= 1, got {epochs}")
-    loss_ = get_loss(loss)
-    loss_.check_output(net.g[net.L])
-    net.check()
-    Xd, Yd, Y_raw = _as_dask(X, Y, target)
-    _check_columns(net, Xd, Yd)
+    loss_, Xd, Yd, _ = _prepare_dask(net, X, Y, loss, target)
     client = get_client(client)
     opt = SGD(lr=0.1) if optimizer is None else get_optimizer(optimizer)
     rng = np.random.default_rng(seed)
