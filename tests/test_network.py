@@ -150,3 +150,17 @@ def test_parameters_are_c_contiguous_whatever_comes_in():
     assert net.W[2].flags["C_CONTIGUOUS"]
     X, Y = np.random.default_rng(0).normal(size=(4, 2)), np.zeros((4, 2))
     assert cr.gradcheck(net, X, Y).ok
+
+
+def test_parameters_are_views_of_one_vector_also_after_pickling():
+    import pickle
+
+    net = cr.Network([3, 4, 2], activation="tanh", seed=0)
+    net._flat[:] = np.arange(net.n_params)
+    assert net.W[1][0, 1] == 1 and net.b[1][0] == 12 and net.W[2][0, 0] == 16
+    back = pickle.loads(pickle.dumps(net))
+    back._flat += 1
+    assert back.W[2][0, 0] == 17 and back.b[2][1] == net.b[2][1] + 1
+    np.testing.assert_array_equal(back.predict(np.ones((1, 3))), back.copy().predict(np.ones((1, 3))))
+    net.W[1] = np.zeros((4, 3))  # assignment copies into the same view
+    assert net._flat[:12].sum() == 0 and np.shares_memory(net.W[1], net._flat)

@@ -144,3 +144,26 @@ def test_schedules():
 def test_bad_settings(make, match):
     with pytest.raises(cr.ChainruleError, match=match):
         make()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: cr.SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+        lambda: cr.Adam(lr=0.01, weight_decay=0.01),
+        lambda: cr.SGD(lr=0.3),
+    ],
+)
+@pytest.mark.parametrize("bias", [True, False])
+def test_step_flat_is_step_on_one_vector(make, bias):
+    rng = np.random.default_rng(0)
+    a = cr.Network([3, 4, 2], activation="tanh", bias=bias, seed=0)
+    b = a.copy()
+    per_layer, flat = make(), make()
+    for _ in range(3):
+        X, Y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+        g = cr.gradients(a, X, Y)
+        per_layer.step(a, g.dW, g.db)
+        flat.step_flat(b, cr.gradients(b, X, Y).flat())
+    for (_, _, p), (_, _, q) in zip(a.parameters(), b.parameters()):
+        np.testing.assert_allclose(p, q, rtol=1e-14, atol=1e-16)

@@ -29,9 +29,9 @@ from ._validation import as_inputs, as_sample_weight, as_targets
 from .errors import ChainruleError
 from .layers import LayerList
 from .losses import Loss, get_loss
-from .network import Network, Trace
+from .network import Network, Trace, n_parameters, parameter_views
 
-__all__ = ["Gradients", "cost", "gradients"]
+__all__ = ["Gradients", "Workspace", "cost", "gradients", "workspace"]
 
 
 @dataclass(frozen=True)
@@ -128,27 +128,27 @@ def _backward(
     Y: np.ndarray,
     loss: Loss,
     fused: bool,
-    out: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+    out: tuple[list[np.ndarray], list[np.ndarray]],
+    teach: bool = True,
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray] | None]:
     """The backward recursion on validated input: ``dC0/da^(l)``, ``delta^(l)`` (and ``g'``) for ``l = L..1``.
 
-    Returns lists in layer order 1..L, written into ``out = (dC0_da, delta)`` if given. With
-    ``fused=False`` the three chain-rule factors stay separate arrays (``g'`` is returned); with
-    ``fused=True`` ``delta`` is computed in one step (the loss's shortcut at the output, the
-    activation's in-place backward elsewhere).
+    Writes lists in layer order 1..L into ``out = (dC0_da, delta)``. With ``fused=False`` the
+    three chain-rule factors stay separate arrays (``g'`` is returned); with ``fused=True``
+    ``delta`` is computed in one step (the loss's shortcut at the output, the activation's
+    in-place backward elsewhere), and ``teach=False`` skips ``dC0/da^(L)`` where the shortcut
+    makes it unnecessary (a training step).
     """
-    L, n = net.L, Y.shape[0]
-    if out is None:
-        bufs = carve(net.dtype, [(n, m) for m in net.sizes[1:] for _ in (0, 1)])
-        out = bufs[::2], bufs[1::2]
+    L = net.L
     dC0_da, delta = out
     g_prime: list[np.ndarray] | None = None if fused else [None] * L  # type: ignore[list-item]
     Ws, gs, zs, as_ = net.W._values, net.g._values, trace.z._values, trace.a._values
-    da = loss.dC0_da(as_[L], Y, out=dC0_da[L - 1])
+    shortcut = fused and loss.fused_delta(gs[L - 1], as_[L], Y, out=delta[L - 1]) is not None
+    da = loss.dC0_da(as_[L], Y, out=dC0_da[L - 1]) if teach or not shortcut else None
     for l in range(L, 0, -1):
         g, z, a, d = gs[l - 1], zs[l - 1], as_[l], delta[l - 1]
         if fused:
-            if l < L or loss.fused_delta(g, a, Y, out=d) is None:
+            if not (l == L and shortcut):
                 g.backward(z, a, da, out=d)
         elif g.elementwise:
             gp = g.g_prime(z, a)
@@ -236,39 +236,43 @@ def _gradients(
     w: np.ndarray | None,
     fused: bool,
     check: bool = False,
+    out: Workspace | None = None,
+    teach: bool = True,
 ) -> Gradients:
     """:func:`gradients` on validated input (``check``: scan for NaN/inf in the forward pass).
 
     All arrays of the result (and the scratch for ``delta / n``) are carved from one block of
     memory: one allocation per call, which the C allocator keeps for the next call instead of
-    returning it to the operating system and faulting it back in page by page.
+    returning it to the operating system and faulting it back in page by page. The mean
+    gradients are views of one vector in the order of :meth:`Network.parameters`. A training
+    loop passes ``out=workspace(...)`` to reuse one block for every step instead (and
+    ``teach=False``: the arrays only explaining needs may be left unfilled).
     """
-    n, sizes, L = X.shape[0], net.sizes, net.L
-    lead = (n,) if per_sample else ()
-    shapes = [(n, m) for m in sizes[1:] for _ in range(5)]  # z, a, dC0/da, delta, scratch
-    shapes += [lead + (sizes[l], sizes[l - 1]) for l in range(1, L + 1)] + [lead + (m,) for m in sizes[1:]]
-    bufs = carve(net.dtype, shapes)
-    teach, dW, db = bufs[: 5 * L], bufs[5 * L : 6 * L], bufs[6 * L :]
-    trace = net._forward(X, check=check, out=list(zip(teach[0::5], teach[1::5])))
-    dC0_da, delta, g_prime = _backward(net, trace, Y, loss, fused, out=(teach[2::5], teach[3::5]))
+    n, L = X.shape[0], net.L
+    ws = workspace(net, n, per_sample) if out is None else out
+    dW, db = ws.dW, ws.db
+    trace = net._forward(X, check=check, out=ws.za)
+    dC0_da, delta, g_prime = _backward(net, trace, Y, loss, fused, out=(ws.dC0_da, ws.delta), teach=teach)
     C0 = loss.C0(trace.a[L], Y, trace.z[L])
     if per_sample:
         # dC_i/dw_jk = delta_ij a_ik, broadcast straight into the result
-        for d, a_prev, gW, gb in zip(delta, trace.a._values, dW, db):
+        for l, (d, a_prev, gW) in enumerate(zip(delta, trace.a._values, dW)):
             np.multiply(d[:, :, None], a_prev[:, None, :], out=gW)
-            np.copyto(gb, d)
+            if net.b is not None:
+                np.copyto(db[l], d)
         C = np.add.reduce(C0) / n
     else:
         # dC/dW = sum_i s_i delta_i a_prev_i^T with s_i = 1/n (the article's mean) or w_i / sum w;
         # s is applied to delta (n x n_l), the smallest array of the product
         s = None if w is None else (w / w.sum())[:, None]
-        for d, a_prev, gW, gb, d_mean in zip(delta, trace.a._values, dW, db, teach[4::5]):
+        for l, (d, a_prev, gW, d_mean) in enumerate(zip(delta, trace.a._values, dW, ws.scratch)):
             if s is None:
                 np.divide(d, n, out=d_mean)
             else:
                 np.multiply(d, s, out=d_mean)
             np.matmul(d_mean.T, a_prev, out=gW)
-            np.add.reduce(d_mean, axis=0, out=gb)
+            if net.b is not None:
+                np.add.reduce(d_mean, axis=0, out=db[l])
         C = np.add.reduce(C0) / n if s is None else s[:, 0] @ C0
     return Gradients(
         dW=LayerList(dW, first=1, name="dW"),
@@ -281,6 +285,51 @@ def _gradients(
         trace=trace,
         per_sample=per_sample,
         loss=loss,
+    )
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The arrays one gradient of ``n`` samples writes, carved from one block of memory.
+
+    Per layer ``z``, ``a``, ``dC0/da``, ``delta`` and scratch (``(n, n_l)`` each), then the
+    gradients: for the mean, one vector ``flat`` in the order of :meth:`Network.parameters` with
+    ``dW``, ``db`` its views; per sample, arrays with a leading sample axis.
+    """
+
+    za: list[tuple[np.ndarray, np.ndarray]]
+    dC0_da: list[np.ndarray]
+    delta: list[np.ndarray]
+    scratch: list[np.ndarray]
+    dW: list[np.ndarray]
+    db: list[np.ndarray]
+    flat: np.ndarray | None
+
+
+def workspace(net: Network, n: int, per_sample: bool = False) -> Workspace:
+    """A :class:`Workspace` for ``net`` and batches of ``n`` samples (fresh memory on every call)."""
+    sizes, L = net.sizes, net.L
+    shapes = [(n, m) for m in sizes[1:] for _ in range(5)]
+    if per_sample:
+        shapes += [(n, sizes[l], sizes[l - 1]) for l in range(1, L + 1)]
+        shapes += [(n, m) for m in sizes[1:]] if net.bias else []
+    else:
+        shapes.append((n_parameters(sizes, net.bias),))
+    bufs = carve(net.dtype, shapes)
+    per_layer = bufs[: 5 * L]
+    if per_sample:
+        dW, db, flat = bufs[5 * L : 6 * L], bufs[6 * L :], None
+    else:
+        flat = bufs[5 * L]
+        dW, db = parameter_views(flat, sizes, net.bias)
+    return Workspace(
+        za=list(zip(per_layer[0::5], per_layer[1::5])),
+        dC0_da=per_layer[2::5],
+        delta=per_layer[3::5],
+        scratch=per_layer[4::5],
+        dW=dW,
+        db=db,
+        flat=flat,
     )
 
 

@@ -152,13 +152,17 @@ class CrossEntropy(Loss):
 
     def C0(self, a: np.ndarray, Y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
         if z is not None:
-            zmax = z.max(axis=1, keepdims=True)
-            shifted = np.subtract(z, zmax)
-            log_a = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        else:
-            with np.errstate(divide="ignore"):
-                log_a = np.log(a)
-        log_a = np.where(Y == 0, 0, log_a)  # 0 * log 0 = 0
+            # log a_j = z_j - logsumexp(z), so C0 = logsumexp(z) sum_j y_j - sum_j y_j z_j (finite for finite z)
+            zmax = z.max(axis=1)
+            e = np.subtract(z, zmax[:, None])
+            np.exp(e, out=e)
+            lse = np.log(e.sum(axis=1))
+            lse += zmax
+            c = lse * Y.sum(axis=1)
+            c -= np.einsum("ij,ij->i", Y, z)
+            return c
+        with np.errstate(divide="ignore"):
+            log_a = np.where(Y == 0, 0, np.log(a))  # 0 * log 0 = 0
         return -np.einsum("ij,ij->i", Y, log_a)
 
     def dC0_da(self, a: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -11,7 +11,6 @@ Conventions (the article's, see the README's table):
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +46,8 @@ class Trace:
 
 
 class _ParameterList(LayerList[np.ndarray]):
-    """Weights or biases: assigning ``net.W[l] = array`` checks the shape and copies into the network's dtype."""
+    """Weights or biases: assigning ``net.W[l] = array`` checks the shape and copies the values in,
+    in the network's dtype (the array object stays the same)."""
 
     __slots__ = ("_dtype",)
 
@@ -60,7 +60,26 @@ class _ParameterList(LayerList[np.ndarray]):
         new = as_numeric(f"{self.name}[{l}]", value, self._dtype)
         if new.shape != old.shape:
             raise ChainruleError(f"{self.name}[{l}] must keep its shape {old.shape}; got {new.shape}")
-        super().__setitem__(l, np.array(new, dtype=self._dtype, copy=True, order="C"))
+        np.copyto(old, new)
+
+
+def parameter_views(flat: np.ndarray, sizes: Sequence[int], bias: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``W[l]`` (and ``b[l]``) as C-contiguous views of one flat vector, in the order
+    ``W[1], b[1], W[2], b[2], ...`` (that of :meth:`Network.parameters`)."""
+    Ws, bs, at = [], [], 0
+    for l in range(1, len(sizes)):
+        n_out, n_in = sizes[l], sizes[l - 1]
+        Ws.append(flat[at : at + n_out * n_in].reshape(n_out, n_in))
+        at += n_out * n_in
+        if bias:
+            bs.append(flat[at : at + n_out])
+            at += n_out
+    return Ws, bs
+
+
+def n_parameters(sizes: Sequence[int], bias: bool) -> int:
+    """The number of weights (and biases) of a network with these layer sizes."""
+    return sum(sizes[l] * sizes[l - 1] + (sizes[l] if bias else 0) for l in range(1, len(sizes)))
 
 
 def _as_dtype(dtype: Any) -> np.dtype:
@@ -156,11 +175,32 @@ class Network:
             else:
                 r = np.sqrt(6.0 / (fan_in + fan_out))
                 W = rng.uniform(-r, r, size=(fan_out, fan_in))
-            weights.append(W.astype(self.dtype))
-        self.W: LayerList[np.ndarray] = _ParameterList(weights, "W", self.dtype)
-        self.b: LayerList[np.ndarray] | None = (
-            _ParameterList([np.zeros(n, dtype=self.dtype) for n in self.sizes[1:]], "b", self.dtype) if bias else None
-        )
+            weights.append(W)
+        self._set_parameters(weights, [np.zeros(n) for n in self.sizes[1:]] if bias else None)
+
+    def _set_parameters(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray] | None) -> None:
+        """Copy the arrays into one flat vector (``self._flat``) and make ``W``, ``b`` its views.
+
+        One vector lets the optimizers update every parameter in one operation and keeps the
+        layout of the gradients' vector (:meth:`Gradients.flat`).
+        """
+        self._flat = np.empty(n_parameters(self.sizes, biases is not None), dtype=self.dtype)
+        Ws, bs = parameter_views(self._flat, self.sizes, biases is not None)
+        for view, value in zip(Ws, weights):
+            np.copyto(view, value)
+        for view, value in zip(bs, biases or []):
+            np.copyto(view, value)
+        self.W: LayerList[np.ndarray] = _ParameterList(Ws, "W", self.dtype)
+        self.b: LayerList[np.ndarray] | None = _ParameterList(bs, "b", self.dtype) if biases is not None else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"sizes": self.sizes, "dtype": self.dtype, "g": self.g.to_list(), "flat": self._flat, "bias": self.bias}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.sizes, self.dtype = state["sizes"], state["dtype"]
+        self.g = LayerList(state["g"], first=1, name="g")
+        Ws, bs = parameter_views(state["flat"], self.sizes, state["bias"])
+        self._set_parameters(Ws, bs if state["bias"] else None)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -199,15 +239,14 @@ class Network:
                     f"W[{l}] has shape {W.shape} but W[{l - 1}] has {Ws[-1].shape}: W[{l}] needs "
                     f"n_{l - 1} = {Ws[-1].shape[0]} columns, one per node of layer {l - 1}"
                 )
-            Ws.append(np.array(W, dtype=dt, copy=True, order="C"))
+            Ws.append(W)
         sizes = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
         net = cls.__new__(cls)
         net.sizes = tuple(int(n) for n in sizes)
         net.dtype = dt
         net.g = LayerList(_activations(activation, output_activation, len(Ws)), first=1, name="g")
         net._check_activations()
-        net.W = _ParameterList(Ws, "W", dt)
-        net.b = None
+        bs = None
         if biases is not None:
             if len(biases) != len(Ws):
                 raise ChainruleError(f"biases must list one array per layer 1..{len(Ws)}; got {len(biases)}")
@@ -218,8 +257,8 @@ class Network:
                     raise ChainruleError(
                         f"b[{l}] must have shape ({sizes[l]},), one per node of layer {l}; got {b.shape}"
                     )
-                bs.append(np.array(b, dtype=dt, copy=True, order="C"))
-            net.b = _ParameterList(bs, "b", dt)
+                bs.append(b)
+        net._set_parameters(Ws, bs)
         net.check()
         return net
 
@@ -245,7 +284,7 @@ class Network:
     @property
     def n_params(self) -> int:
         """The number of weights and biases."""
-        return sum(W.size for W in self.W) + (sum(b.size for b in self.b) if self.b is not None else 0)
+        return self._flat.size
 
     def parameters(self) -> Iterator[tuple[str, int, np.ndarray]]:
         """``("W", l, W[l])`` and ``("b", l, b[l])`` for every layer, in layer order."""
@@ -318,26 +357,30 @@ class Network:
 
     def _output(self, a: np.ndarray, start: int = 1, check: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """``(z^(L), a^(L))`` from ``a = a^(start-1)``, keeping nothing of the layers between."""
-        return collections.deque(self._layers(a, start, check=check), maxlen=1)[0]
+        return self._propagate(a, start, check, None, keep=False)  # type: ignore[return-value]
 
-    def _layers(
+    def _propagate(
         self,
         a: np.ndarray,
-        start: int = 1,
-        check: bool = False,
-        out: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """``(z^(l), a^(l))`` for ``l = start..L`` from ``a = a^(start-1)``: ``z = a @ W.T + b``, ``a = g(z)``.
+        start: int,
+        check: bool,
+        out: Sequence[tuple[np.ndarray, np.ndarray]] | None,
+        keep: bool,
+    ) -> Any:
+        """Layers ``start..L`` from ``a = a^(start-1)``: ``z = a @ W.T + b``, ``a = g(z)``.
 
         ``out`` gives the ``(z, a)`` arrays to write each layer into (else they are fresh).
-        With ``check``, each ``z^(l)`` is tested for NaN and inf. A NaN or inf in ``a^(l-1)``,
-        ``W^(l)`` or ``b^(l)`` always reaches ``z^(l)`` (NaN * x, inf * 0 and inf - inf are not
-        finite), so this one test of the ``(n, n_l)`` arrays stands in for scanning the input and
-        every parameter; only when it fails are they scanned, to name the culprit. Finite values
-        whose products overflow pass, as they would pass a scan of the inputs.
+        ``keep`` returns the lists ``(z's, a's)`` (the a's starting with the input), else only the
+        last ``(z, a)``. With ``check``, each ``z^(l)`` is tested for NaN and inf. A NaN or inf in
+        ``a^(l-1)``, ``W^(l)`` or ``b^(l)`` always reaches ``z^(l)`` (NaN * x, inf * 0 and
+        inf - inf are not finite), so this one test of the ``(n, n_l)`` arrays stands in for
+        scanning the input and every parameter; only when it fails are they scanned, to name the
+        culprit. Finite values whose products overflow pass, as they would pass a scan of the inputs.
         """
         Ws, gs = self.W._values, self.g._values
         bs = None if self.b is None else self.b._values
+        zs, as_ = [], [a]
+        z = a
         for i in range(start - 1, len(Ws)):  # i = l - 1
             z_out, a_out = (None, None) if out is None else out[i - start + 1]
             z = np.matmul(a, Ws[i].T, out=z_out)
@@ -346,7 +389,10 @@ class Network:
             if check and not all_finite(z):
                 self._locate_non_finite(i + 1, a if i == start - 1 else None)
             a = gs[i].g(z, out=a_out)
-            yield z, a
+            if keep:
+                zs.append(z)
+                as_.append(a)
+        return (zs, as_) if keep else (z, a)
 
     def _locate_non_finite(self, l: int, a_prev: np.ndarray | None) -> None:
         """Raise for the NaN or inf behind a non-finite ``z^(l)``: in the input, ``W[l]`` or ``b[l]``."""
@@ -359,10 +405,10 @@ class Network:
     def _forward(
         self, X: np.ndarray, check: bool = False, out: Sequence[tuple[np.ndarray, np.ndarray]] | None = None
     ) -> Trace:
-        """Forward pass keeping every ``z`` and ``a``; ``check`` and ``out`` as for :meth:`_layers`
+        """Forward pass keeping every ``z`` and ``a``; ``check`` and ``out`` as for :meth:`_propagate`
         (without ``out``, fresh arrays carved from one block)."""
         if out is None:
             bufs = carve(self.dtype, [(X.shape[0], m) for m in self.sizes[1:] for _ in (0, 1)])
             out = list(zip(bufs[::2], bufs[1::2]))
-        zs, as_ = zip(*self._layers(X, check=check, out=out))
-        return Trace(a=LayerList([X, *as_], first=0, name="a"), z=LayerList(zs, first=1, name="z"))
+        zs, as_ = self._propagate(X, 1, check, out, keep=True)
+        return Trace(a=LayerList(as_, first=0, name="a"), z=LayerList(zs, first=1, name="z"))

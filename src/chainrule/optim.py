@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ChainruleError
-from .network import Network
+from .network import Network, parameter_views
 
 __all__ = ["SGD", "Adam", "CosineLR", "ExponentialLR", "Optimizer", "Schedule", "StepLR", "get_optimizer"]
 
@@ -104,6 +104,24 @@ class Optimizer:
             self._update(("W", l), net.W[l], g, lr)
             if net.b is not None:
                 self._update(("b", l), net.b[l], db[l], lr)
+
+    def step_flat(self, net: Network, grad: np.ndarray) -> None:
+        """Update every parameter of ``net`` at once from ``grad``, the gradient as one vector in
+        the order of :meth:`Network.parameters` (the layout of ``net``'s own parameter vector).
+
+        The same update rule as :meth:`step`, in a handful of operations instead of a few per
+        array; the training loop uses it. Its state is separate from :meth:`step`'s.
+        """
+        p = net._flat
+        if self.weight_decay:
+            mask = self._state.get(("decay", p.size))
+            if mask is None:  # 1 for weights, 0 for biases: weight decay leaves the biases alone
+                mask = np.zeros_like(p)
+                for W in parameter_views(mask, net.sizes, net.bias)[0]:
+                    W[...] = 1
+                self._state[("decay", p.size)] = mask
+            grad = grad + self.weight_decay * mask * p
+        self._update(("flat", 0), p, grad, self.current_lr)
 
     def _update(self, key: tuple[str, int], p: np.ndarray, g: np.ndarray, lr: float) -> None:
         raise NotImplementedError

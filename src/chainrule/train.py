@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import all_finite
-from .backprop import _cost, _gradients, _prepare
+from .backprop import Workspace, _cost, _gradients, _prepare, workspace
 from .errors import ChainruleError
 from .losses import Loss
 from .network import Network
@@ -275,9 +275,11 @@ def fit(
     if early_stopping is not None and restore_best is None:
         restore_best = True
 
-    params = [p for _, _, p in net.parameters()]
-    previous = [p.copy() for p in params]  # the weights before the latest step
-    best = [p.copy() for p in params] if restore_best else None
+    params = net._flat  # every weight and bias, as one vector
+    previous = params.copy()  # the parameters before the latest step
+    best = params.copy() if restore_best else None
+    spaces: dict[int, Workspace] = {}  # buffers per batch size, reused by every step
+    labels = Yt.argmax(axis=1) if classification and Yt.shape[1] > 1 else None
     best_value = np.inf
     wait = 0
     history = History(classification=classification)
@@ -293,8 +295,11 @@ def fit(
                 for b, first in enumerate(range(0, n, bs)):
                     idx = order[first : first + bs]
                     Xb, Yb = Xt[idx], Yt[idx]
+                    space = spaces.get(len(idx))
+                    if space is None:
+                        space = spaces[len(idx)] = workspace(net, len(idx))
                     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught below
-                        g = _gradients(net, Xb, Yb, loss_, per_sample=False, w=None, fused=True)
+                        g = _gradients(net, Xb, Yb, loss_, per_sample=False, w=None, fused=True, out=space, teach=False)
                     if not np.isfinite(g.C):
                         history.stopped = (
                             f"diverged: the loss became {g.C} at epoch {epoch}, batch {b + 1}; "
@@ -302,16 +307,16 @@ def fit(
                         )
                         break
                     total += g.C * len(idx)
-                    if classification:
+                    if labels is not None:
+                        hits += int(np.count_nonzero(g.trace.output.argmax(axis=1) == labels[idx]))
+                    elif classification:
                         hits += _hits(g.trace.output, Yb)
-                    for p, q in zip(params, previous):
-                        np.copyto(q, p)
+                    np.copyto(previous, params)
                     with np.errstate(over="ignore", invalid="ignore"):
-                        opt.step(net, g.dW, g.db)
+                        opt.step_flat(net, space.flat)
                     step += 1
-                    if not all(all_finite(p) for p in params):
-                        for p, q in zip(params, previous):
-                            np.copyto(p, q)
+                    if not all_finite(params):
+                        np.copyto(params, previous)
                         history.stopped = (
                             f"diverged: a weight became NaN or inf at epoch {epoch}, batch {b + 1}; "
                             "the weights before that step are kept (try a smaller learning rate)"
@@ -323,8 +328,7 @@ def fit(
                         history.stopped = f"interrupted (Ctrl-C) at epoch {epoch}, batch {b + 1}; the weights are kept"
                         break
                 if history.stopped and history.stopped.startswith("diverged: the loss"):
-                    for p, q in zip(params, previous):
-                        np.copyto(p, q)
+                    np.copyto(params, previous)
                 if history.stopped and not history.stopped.startswith("interrupted"):
                     break
                 history.loss.append(total / max(1, min(n, (b + 1) * bs)))
@@ -341,8 +345,7 @@ def fit(
                 if monitored < best_value - min_delta:
                     best_value, history.best_epoch, wait = monitored, epoch, 0
                     if best is not None:
-                        for p, q in zip(params, best):
-                            np.copyto(q, p)
+                        np.copyto(best, params)
                 else:
                     wait += 1
                 row = history.row(epoch)
@@ -367,8 +370,7 @@ def fit(
     finally:
         progress.close()
     if best is not None and history.best_epoch is not None:
-        for p, q in zip(params, best):
-            np.copyto(p, q)
+        np.copyto(params, best)
     if checkpoint is not None:
         net.save(checkpoint, loss=loss_.name, info={"epoch": history.epochs, "stopped": history.stopped})
     return history
