@@ -11,6 +11,7 @@ Conventions (the article's, see the README's table):
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._memory import carve
-from ._validation import all_finite, as_inputs, as_numeric, check_finite
+from ._validation import _all_finite, as_inputs, as_numeric, check_finite
 from .activations import Activation, Softmax, get_activation
 from .errors import ChainruleError
 from .layers import LayerList
@@ -381,17 +382,19 @@ class Network:
         bs = None if self.b is None else self.b._values
         zs, as_ = [], [a]
         z = a
-        for i in range(start - 1, len(Ws)):  # i = l - 1
-            z_out, a_out = (None, None) if out is None else out[i - start + 1]
-            z = np.matmul(a, Ws[i].T, out=z_out)
-            if bs is not None:
-                z += bs[i]
-            if check and not all_finite(z):
-                self._locate_non_finite(i + 1, a if i == start - 1 else None)
-            a = gs[i].g(z, out=a_out)
-            if keep:
-                zs.append(z)
-                as_.append(a)
+        # the finiteness test silences the overflow warnings of its dot products once, for all layers
+        with np.errstate(over="ignore", invalid="ignore") if check else contextlib.nullcontext():
+            for i in range(start - 1, len(Ws)):  # i = l - 1
+                z_out, a_out = (None, None) if out is None else out[i - start + 1]
+                z = np.matmul(a, Ws[i].T, out=z_out)
+                if bs is not None:
+                    z += bs[i]
+                if check and not _all_finite(z):
+                    self._locate_non_finite(i + 1, a if i == start - 1 else None)
+                a = gs[i].g(z, out=a_out)
+                if keep:
+                    zs.append(z)
+                    as_.append(a)
         return (zs, as_) if keep else (z, a)
 
     def _locate_non_finite(self, l: int, a_prev: np.ndarray | None) -> None:
