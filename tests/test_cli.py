@@ -205,3 +205,14 @@ def test_train_mistakes(tmp_path, args, message):
     out = run(*args, cwd=tmp_path)
     assert out.returncode == 2, out.stdout
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_example_script_runs_and_agrees():
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "examples" / "article_part4.py"
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    net, x, y = article_example()
+    e = cr.explain(net, x, y, layer=2, j=1, k=2)
+    assert num(e.products[0]) in out.stdout and "central finite differences agree" in out.stdout
