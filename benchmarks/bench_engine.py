@@ -4,9 +4,9 @@ Measures, in one run on the same data and dtype, the median time of one gradient
 
 * ``chainrule.gradients`` (the public call, input validation included),
 * a plain vectorised NumPy reference (written below, the textbook three lines per layer),
-* PyTorch eager autograd (and ``torch.func.vmap(grad)`` per sample), when torch is installed,
-  timed after the others, since importing torch changes how the C allocator behaves for the
-  whole process,
+* PyTorch eager autograd (and ``torch.func.vmap(grad)`` per sample), JAX ``jit(grad)`` (and
+  ``jit(vmap(grad))``), and micrograd for the tiny network, when installed, timed after the others,
+  since importing torch or JAX changes how the C allocator behaves for the whole process,
 
 and reports achieved GFLOP/s (6 x batch x sum n_l n_{l-1} flop per gradient) against this
 machine's matrix-multiply peak measured in the same run, plus every ratio chainrule / peer.
@@ -34,6 +34,7 @@ CASES = {
     "tiny": ([2, 3, 2], 1),
     "small": ([64, 32, 10], 32),
     "mnist-like": ([784, 128, 64, 10], 256),
+    "wide": ([1024, 1024, 1024, 10], 512),
 }
 
 
@@ -169,12 +170,76 @@ def time_torch(torch, kind: str, sizes: list[int], batch: int, dtype: np.dtype) 
     return {"torch.func": median_time(torch_func_per_sample(torch, net, X, Y))}
 
 
+def time_jax(kind: str, sizes: list[int], batch: int, dtype: np.dtype) -> dict[str, float]:
+    """JAX ``jit(grad)`` (``jit(vmap(grad))`` per sample), checked against chainrule before timing."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    net, X, Y = problem(sizes, batch, dtype)
+    params = [(jax.numpy.asarray(W), jax.numpy.asarray(b)) for W, b in zip(net.W, net.b)]
+
+    def C0_sum(params, X, Y):
+        a = X
+        for W, b in params:
+            a = jax.nn.sigmoid(a @ W.T + b)
+        return ((a - Y) ** 2).sum()
+
+    Xj, Yj = jax.numpy.asarray(X), jax.numpy.asarray(Y)
+    if kind == "mean":
+        fn = jax.jit(jax.grad(lambda p, X, Y: C0_sum(p, X, Y) / X.shape[0]))
+        check_same(cr.gradients(net, X, Y).dW, [np.asarray(g[0]) for g in fn(params, Xj, Yj)], dtype)
+        name = "jax"
+    else:
+        fn = jax.jit(jax.vmap(jax.grad(lambda p, x, y: C0_sum(p, x[None], y[None])), in_axes=(None, 0, 0)))
+        check_same(cr.gradients(net, X, Y, per_sample=True).dW, [np.asarray(g[0]) for g in fn(params, Xj, Yj)], dtype)
+        name = "jax.vmap"
+    return {name: median_time(lambda: jax.block_until_ready(fn(params, Xj, Yj)))}
+
+
+def time_micrograd(sizes: list[int], dtype: np.dtype) -> dict[str, float]:
+    """micrograd (scalar autograd in pure Python), one sample; it has no sigmoid, so the benchmark
+    adds one op in micrograd's own style (the value and its local derivative side by side)."""
+    import math
+
+    from micrograd.engine import Value
+
+    net, X, Y = problem(sizes, 1, dtype)
+
+    def sigmoid(v):
+        s = 1.0 / (1.0 + math.exp(-v.data))
+        out = Value(s, (v,), "sigmoid")
+
+        def _backward():
+            v.grad += s * (1 - s) * out.grad
+
+        out._backward = _backward
+        return out
+
+    Ws = [[[Value(float(w)) for w in row] for row in W] for W in net.W]
+    bs = [[Value(float(v)) for v in b] for b in net.b]
+    params = [p for layer in Ws for row in layer for p in row] + [p for b in bs for p in b]
+
+    def run():
+        for p in params:
+            p.grad = 0.0
+        a = [Value(float(v)) for v in X[0]]
+        for W, b in zip(Ws, bs):
+            a = [sigmoid(sum((w * x for w, x in zip(row, a)), bj)) for row, bj in zip(W, b)]
+        C = sum((aj - float(yj)) ** 2 for aj, yj in zip(a, Y[0]))
+        C.backward()
+
+    run()
+    check_same(cr.gradients(net, X, Y).dW, [np.array([[w.grad for w in row] for row in W]) for W in Ws], np.float64)
+    return {"micrograd": median_time(run)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="write the results to this file")
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     parser.add_argument("--no-per-sample", action="store_true", help="skip the per-sample gradient rows")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch peers")
+    parser.add_argument("--no-jax", action="store_true", help="skip the JAX peers")
     args = parser.parse_args()
 
     jobs = [("mean", name, *CASES[name], dt) for name in args.cases for dt in (np.float64, np.float32)]
@@ -191,6 +256,22 @@ def main() -> None:
             torch.set_num_threads(min(2, os.cpu_count() or 1))
             for t, (kind, _, sizes, batch, dt) in zip(times, jobs):
                 t.update(time_torch(torch, kind, sizes, batch, dt))
+    if not args.no_jax:
+        try:
+            import jax  # noqa: F401
+        except ImportError:
+            print("jax is not installed: no JAX rows (pip install -e '.[bench]')")
+        else:
+            for t, (kind, _, sizes, batch, dt) in zip(times, jobs):
+                t.update(time_jax(kind, sizes, batch, dt))
+    try:
+        import micrograd  # noqa: F401
+    except ImportError:
+        print("micrograd is not installed: no micrograd row (pip install -e '.[bench]')")
+    else:
+        for t, (kind, name, sizes, _, dt) in zip(times, jobs):
+            if name == "tiny" and kind == "mean":
+                t.update(time_micrograd(sizes, dt))
     try:
         from threadpoolctl import threadpool_info
 
