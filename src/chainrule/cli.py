@@ -22,6 +22,7 @@ import numpy as np
 
 from . import __version__
 from .activations import ACTIVATIONS
+from .backprop import gradients
 from .data import DATASETS, Standardizer, article_example, load_dataset, load_xy, read_csv, train_test_split
 from .errors import ChainruleError
 from .explain import explain
@@ -199,10 +200,12 @@ def _train(args: argparse.Namespace) -> int:
             print(f"saved the loss curve to {args.plot_out}")
         except ChainruleError as exc:
             print(f"no loss curve: {exc}", file=sys.stderr)
-    k = min(3, sizes[-2] - 1)
+    # the output weight that the first test sample moves most: an explanation worth reading
+    dW = gradients(net, X_test[:1], y_test[:1], loss=loss).dW[net.L]
+    j, k = (int(i) for i in np.unravel_index(int(np.abs(dW).argmax()), dW.shape))
     print(
         f"explain one of its weights:\n  chainrule explain --model {args.model_out} --data {test_file} "
-        f"--layer {net.L} --j 0 --k {k} --sample 0"
+        f"--layer {net.L} --j {j} --k {k} --sample 0"
     )
     return 0
 
