@@ -100,12 +100,14 @@ class TexNotation(Notation):
 
 @dataclass(frozen=True)
 class Row:
-    """``symbol = formula = substituted = value``; empty parts are left out."""
+    """``symbol = formula = substituted = value``; empty parts are left out. ``summand`` rows are
+    the terms ``m`` of a sum, shown indented under it."""
 
     symbol: str
     formula: str
     substituted: str
     value: str
+    summand: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def _param(e: Explanation, t: Notation) -> str:
     return t.node("b", str(e.j), e.layer) if e.bias else t.node("w", f"{e.j}{e.k}", e.layer)
 
 
-def _sections(e: Explanation, t: Notation, max_samples: int) -> tuple[str, list[Section]]:
+def _sections(e: Explanation, t: Notation, max_samples: int) -> list[Section]:
     """The heading and the rows of every section, in notation ``t``."""
     l, j, k, L = e.layer, e.j, e.k, e.L
     a_j, z_j, w = t.node("a", str(j), l), t.node("z", str(j), l), _param(e, t)
@@ -177,7 +179,7 @@ def _sections(e: Explanation, t: Notation, max_samples: int) -> tuple[str, list[
                 else:  # softmax in layer l+1: g' x dC0/da is its delta
                     factors = [par(s.w), par(s.delta[i])]
                     lhs = t.times.join([t.node("w", f"{s.m}{j}", l + 1), t.d(t.C0(), t.node("z", str(s.m), l + 1))])
-                rows.append(Row(f"  m = {s.m}", lhs, t.times.join(factors), num(s.value[i])))
+                rows.append(Row(f"m = {s.m}", lhs, t.times.join(factors), num(s.value[i]), summand=True))
             rows.append(Row(term_syms[0], t.text("sum over m"), "", num(e.term1[i])))
         if e.term2 is not None:
             sub = "" if gp_template is None else gp_template.format(a=par(e.a[i]), z=par(e.z[i]), **params)
@@ -195,10 +197,11 @@ def _sections(e: Explanation, t: Notation, max_samples: int) -> tuple[str, list[
             for m in range(e.sizes[l]):
                 rows.append(
                     Row(
-                        f"  m = {m}",
+                        f"m = {m}",
                         t.d(t.C0(), t.node("a", str(m), l)) + t.times + t.d(t.node("a", str(m), l), z_j),
                         par(e.layer_dC0_da[i, m]) + t.times + par(e.softmax_terms[i, m]),  # type: ignore[index]
                         num(e.layer_dC0_da[i, m] * e.softmax_terms[i, m]),  # type: ignore[index]
+                        summand=True,
                     )
                 )
             rows.append(Row(delta_sym, t.text("sum over m"), "", num(e.delta[i])))
@@ -226,7 +229,7 @@ def _sections(e: Explanation, t: Notation, max_samples: int) -> tuple[str, list[
         )
     )
     sections.append(Section(f"Over the {e.n} sample{'s' if e.n > 1 else ''}", tuple(mean_rows)))
-    return w, sections
+    return sections
 
 
 def _g_prime_template(e: Explanation, t: Notation) -> str | None:
@@ -260,23 +263,22 @@ def _verdict(e: Explanation) -> str:
 
 def render_text(e: Explanation, max_samples: int = 5) -> str:
     """Plain text, aligned in columns."""
-    _, sections = _sections(e, Notation(), max_samples)
+    sections = _sections(e, Notation(), max_samples)
     out = _heading(e, Notation())
     for sec in sections:
         out += ["", sec.title + ":"]
-        width = max((len(r.symbol) for r in sec.rows), default=0)
-        for r in sec.rows:
+        labels = [("  " if r.summand else "") + r.symbol for r in sec.rows]
+        width = max(map(len, labels), default=0)
+        for r, label in zip(sec.rows, labels):
             parts = [p for p in (r.formula, r.substituted, r.value) if p]
-            out.append(
-                f"  {r.symbol:<{width}}" + ("" if not parts else (" = " if r.symbol else "   ") + " = ".join(parts))
-            )
+            out.append(f"  {label:<{width}}" + ("" if not parts else (" = " if label else "   ") + " = ".join(parts)))
     out += ["", _verdict(e)]
     return "\n".join(out)
 
 
 def render_markdown(e: Explanation, max_samples: int = 5) -> str:
     """Markdown: a heading, then one table per section."""
-    _, sections = _sections(e, Notation(), max_samples)
+    sections = _sections(e, Notation(), max_samples)
     head = _heading(e, Notation())
     out = [f"### dC/d{e.symbol}", "", head[0], "", head[1]]
     for sec in sections:
@@ -285,7 +287,7 @@ def render_markdown(e: Explanation, max_samples: int = 5) -> str:
             continue
         out += ["", "| term | formula | numbers | value |", "| --- | --- | --- | --- |"]
         for r in sec.rows:
-            cells = [f"`{c}`" if c.strip() else "" for c in (r.symbol.strip(), r.formula, r.substituted, r.value)]
+            cells = [f"`{c}`" if c else "" for c in (r.symbol, r.formula, r.substituted, r.value)]
             out.append("| " + " | ".join(cells) + " |")
     out += ["", _verdict(e), ""]
     return "\n".join(out)
@@ -293,7 +295,7 @@ def render_markdown(e: Explanation, max_samples: int = 5) -> str:
 
 def render_latex(e: Explanation, max_samples: int = 5, standalone: bool = True) -> str:
     """LaTeX with amsmath: an ``align*`` block per section; a full document when ``standalone``."""
-    w, sections = _sections(e, TexNotation(), max_samples)
+    sections = _sections(e, TexNotation(), max_samples)
     body = [*_heading(e, TexNotation())]
     body.insert(1, "")
     for sec in sections:
@@ -302,9 +304,7 @@ def render_latex(e: Explanation, max_samples: int = 5, standalone: bool = True) 
             continue
         lines = []
         for r in sec.rows:
-            lhs = r.symbol if r.symbol.strip() and not r.symbol.startswith("  ") else rf"\quad {r.symbol.strip()}"
-            if r.symbol.startswith("  m"):
-                lhs = rf"\quad \text{{{r.symbol.strip()}}}"
+            lhs = rf"\quad \text{{{r.symbol}}}" if r.summand else (r.symbol or r"\quad")
             rhs = " = ".join(p for p in (r.formula, r.substituted, r.value) if p)
             lines.append(f"{lhs} &= {rhs}" if rhs else lhs)
         body += [r"\begin{align*}", " \\\\\n".join(lines), r"\end{align*}"]
