@@ -29,7 +29,7 @@ from ._validation import as_inputs, as_sample_weight, as_targets
 from .errors import ChainruleError
 from .layers import LayerList
 from .losses import Loss, get_loss
-from .network import Network, Trace, n_parameters, parameter_views
+from .network import Network, Trace, n_parameters, parameter_views, require_network
 
 __all__ = ["Gradients", "Workspace", "cost", "gradients", "workspace"]
 
@@ -111,8 +111,7 @@ def _prepare(
     net: Network, X: Any, Y: Any, loss: str | Loss, sample_weight: Any = None
 ) -> tuple[np.ndarray, np.ndarray, Loss, np.ndarray | None]:
     """Validate everything once at the public edge; what follows trusts it."""
-    if not isinstance(net, Network):
-        raise ChainruleError(f"net must be a chainrule Network, got {type(net).__name__}")
+    require_network(net)
     loss = get_loss(loss)
     loss.check_output(net.g[net.L])
     # NaN and inf in X and the parameters are found by the checked forward pass that follows

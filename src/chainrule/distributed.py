@@ -40,7 +40,7 @@ from .backprop import _gradients
 from .errors import ChainruleError
 from .layers import LayerList
 from .losses import Loss, get_loss
-from .network import Network
+from .network import Network, require_network
 from .optim import SGD, Optimizer, get_optimizer
 from .train import Callback, History, StopTraining, _hits, _is_classification, _Progress
 
@@ -120,8 +120,7 @@ def _as_dask(X: Any, Y: Any, target: Any) -> tuple[da.Array, da.Array, Any]:
 
 def _prepare_dask(net: Network, X: Any, Y: Any, loss: str | Loss, target: Any) -> tuple[Loss, da.Array, da.Array, Any]:
     """Everything checked at the edge, before any task runs: the network, the loss, the shapes."""
-    if not isinstance(net, Network):
-        raise ChainruleError(f"net must be a chainrule Network, got {type(net).__name__}")
+    require_network(net)
     loss = get_loss(loss)
     loss.check_output(net.g[net.L])
     net.check()

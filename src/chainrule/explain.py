@@ -30,7 +30,7 @@ from .backprop import _gradients, _prepare
 from .errors import ChainruleError
 from .gradcheck import central_difference
 from .losses import Loss
-from .network import Network
+from .network import Network, require_network
 
 __all__ = ["Explanation", "Summand", "explain"]
 
@@ -221,8 +221,7 @@ def explain(
     >>> bool(np.isclose(e.term1[0] * e.term2[0] * e.term3[0], e.backprop))
     True
     """
-    if not isinstance(net, Network):
-        raise ChainruleError(f"net must be a chainrule Network, got {type(net).__name__}")
+    require_network(net)
     L = net.L
     if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 1 <= layer <= L:
         raise ChainruleError(

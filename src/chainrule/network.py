@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 
 from ._memory import carve
-from ._validation import _all_finite, as_inputs, as_numeric, check_finite
-from .activations import Activation, Softmax, get_activation
+from ._validation import _all_finite, all_finite, as_inputs, as_numeric, check_finite
+from .activations import Activation, Sigmoid, Softmax, get_activation
 from .errors import ChainruleError
 from .layers import LayerList
 
-__all__ = ["Network", "Trace"]
+__all__ = ["Network", "Trace", "classes_of", "require_network"]
 
 ActivationSpec = str | Activation | dict
 Seed = int | np.random.Generator | np.random.SeedSequence | None
@@ -62,6 +62,18 @@ class _ParameterList(LayerList[np.ndarray]):
         if new.shape != old.shape:
             raise ChainruleError(f"{self.name}[{l}] must keep its shape {old.shape}; got {new.shape}")
         np.copyto(old, new)
+
+
+def require_network(net: Any) -> None:
+    """The check at every public entry point that takes a network."""
+    if not isinstance(net, Network):
+        raise ChainruleError(f"net must be a chainrule Network, got {type(net).__name__}")
+
+
+def classes_of(a: np.ndarray) -> np.ndarray:
+    """The class of each row of outputs or one-hot targets: the node with the largest value, or for
+    a single column, whether it is above 0.5."""
+    return (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
 
 
 def parameter_views(flat: np.ndarray, sizes: Sequence[int], bias: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -318,6 +330,8 @@ class Network:
 
     def check(self) -> None:
         """Raise :class:`ChainruleError` if any weight or bias is NaN or inf, naming the layer."""
+        if all_finite(self._flat):  # one test of the parameter vector; the arrays only to name one
+            return
         for name, l, p in self.parameters():
             check_finite(f"{name}[{l}] (layer {l})", p, ("j", "k") if name == "W" else ("j",))
 
@@ -342,8 +356,6 @@ class Network:
     def predict_proba(self, X: Any) -> np.ndarray:
         """The output probabilities ``a^(L)``; the output layer must be softmax (one distribution
         per sample) or sigmoid (one probability per output node)."""
-        from .activations import Sigmoid
-
         if not isinstance(self.g[self.L], (Softmax, Sigmoid)):
             raise ChainruleError(
                 f"predict_proba needs a softmax or sigmoid output layer; this one is {self.g[self.L].name}"
@@ -353,8 +365,7 @@ class Network:
     def predict_classes(self, X: Any) -> np.ndarray:
         """The predicted class of each sample: the output node with the largest ``a_j^(L)``, or for
         a single output node ``a^(L) > 0.5``."""
-        a = self.predict(X)
-        return (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
+        return classes_of(self.predict(X))
 
     def _output(self, a: np.ndarray, start: int = 1, check: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """``(z^(L), a^(L))`` from ``a = a^(start-1)``, keeping nothing of the layers between."""

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import all_finite
-from .backprop import Workspace, _cost, _gradients, _prepare, workspace
+from ._validation import all_finite, check_finite
+from .backprop import Workspace, _gradients, _prepare, workspace
 from .errors import ChainruleError
 from .losses import Loss
-from .network import Network
+from .network import Network, classes_of, require_network
 from .optim import SGD, Optimizer, get_optimizer
 
 __all__ = ["Callback", "History", "StopTraining", "evaluate", "fit"]
@@ -103,10 +103,8 @@ def _is_classification(Y_raw: Any, Y: np.ndarray) -> bool:
 
 
 def _hits(output: np.ndarray, Y: np.ndarray) -> int:
-    """How many rows are classified right (argmax, or a threshold of 0.5 for one output)."""
-    if Y.shape[1] == 1:
-        return int(((output[:, 0] > 0.5) == (Y[:, 0] > 0.5)).sum())
-    return int((output.argmax(axis=1) == Y.argmax(axis=1)).sum())
+    """How many rows are classified right."""
+    return int(np.count_nonzero(classes_of(output) == classes_of(Y)))
 
 
 def evaluate(net: Network, X: Any, Y: Any, loss: str | Loss = "squared_error") -> dict[str, Any]:
@@ -119,13 +117,10 @@ def evaluate(net: Network, X: Any, Y: Any, loss: str | Loss = "squared_error") -
     (0.6666666666666666, [[1, 0], [1, 1]])
     """
     Xv, Yv, loss_, _ = _prepare(net, X, Y, loss)
-    out: dict[str, Any] = {"loss": _cost(net, Xv, Yv, loss_, None, check=True), "n": Xv.shape[0]}
+    z, a = net._output(Xv, check=True)  # one forward pass serves the loss and the classes
+    out: dict[str, Any] = {"loss": float(loss_.C0(a, Yv, z).mean()), "n": Xv.shape[0]}
     if _is_classification(Y, Yv):
-        a = net._output(Xv)[1]
-        if Yv.shape[1] == 1:
-            pred, true, k = (a[:, 0] > 0.5).astype(int), (Yv[:, 0] > 0.5).astype(int), 2
-        else:
-            pred, true, k = a.argmax(axis=1), Yv.argmax(axis=1), Yv.shape[1]
+        pred, true, k = classes_of(a), classes_of(Yv), max(2, Yv.shape[1])
         confusion = np.zeros((k, k), dtype=np.int64)
         np.add.at(confusion, (true, pred), 1)
         out["accuracy"] = float((pred == true).mean())
@@ -235,8 +230,7 @@ def fit(
     verbose : int
         0: silent. 1: a progress bar when standard error is a terminal.
     """
-    if not isinstance(net, Network):
-        raise ChainruleError(f"net must be a chainrule Network, got {type(net).__name__}")
+    require_network(net)
     if int(epochs) < 1:
         raise ChainruleError(f"epochs must be >= 1, got {epochs}")
     if early_stopping is not None and int(early_stopping) < 1:
@@ -260,11 +254,9 @@ def fit(
         Xv, Yv, Xt, Yt = Xt[order[:n_val]], Yt[order[:n_val]], Xt[order[n_val:]], Yt[order[n_val:]]
     elif validation_data is not None:
         Xv, Yv, _, _ = _prepare(net, validation_data[0], validation_data[1], loss_)
-    for Z, name in ((Xt, "X"), (Xv, "validation X")):
-        if Z is not None and not all_finite(Z):
-            from ._validation import check_finite
-
-            check_finite(name, Z)
+    check_finite("X", Xt)
+    if Xv is not None:
+        check_finite("validation X", Xv)
     net.check()
     n = Xt.shape[0]
     bs = n if batch_size is None else int(batch_size)
@@ -279,7 +271,7 @@ def fit(
     previous = params.copy()  # the parameters before the latest step
     best = params.copy() if restore_best else None
     spaces: dict[int, Workspace] = {}  # buffers per batch size, reused by every step
-    labels = Yt.argmax(axis=1) if classification and Yt.shape[1] > 1 else None
+    labels = classes_of(Yt) if classification else None  # each sample's class, for the accuracy
     best_value = np.inf
     wait = 0
     history = History(classification=classification)
@@ -308,9 +300,7 @@ def fit(
                         break
                     total += g.C * len(idx)
                     if labels is not None:
-                        hits += int(np.count_nonzero(g.trace.output.argmax(axis=1) == labels[idx]))
-                    elif classification:
-                        hits += _hits(g.trace.output, Yb)
+                        hits += int(np.count_nonzero(classes_of(g.trace.output) == labels[idx]))
                     np.copyto(previous, params)
                     with np.errstate(over="ignore", invalid="ignore"):
                         opt.step_flat(net, space.flat)
