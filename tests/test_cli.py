@@ -216,3 +216,12 @@ def test_example_script_runs_and_agrees():
     net, x, y = article_example()
     e = cr.explain(net, x, y, layer=2, j=1, k=2)
     assert num(e.products[0]) in out.stdout and "central finite differences agree" in out.stdout
+
+
+def test_predict_on_a_csv_of_inputs_alone(model_and_data):
+    net, X, _, tmp = model_and_data
+    (tmp / "inputs.csv").write_text("\n".join(",".join(map(str, row)) for row in X) + "\n")
+    out = run("predict", "--model", str(tmp / "model.npz"), "--data", str(tmp / "inputs.csv"))
+    assert out.returncode == 0, out.stderr
+    rows = out.stdout.strip().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == net.predict_classes(X).tolist()

@@ -23,13 +23,22 @@ import numpy as np
 from . import __version__
 from .activations import ACTIVATIONS
 from .backprop import gradients
-from .data import DATASETS, Standardizer, article_example, load_dataset, load_xy, read_csv, train_test_split
+from .data import (
+    DATASETS,
+    Standardizer,
+    article_example,
+    load_dataset,
+    load_inputs,
+    load_xy,
+    read_csv,
+    train_test_split,
+)
 from .errors import ChainruleError
 from .explain import explain
 from .gradcheck import gradcheck
 from .io import read_metadata
 from .losses import LOSSES
-from .network import Network
+from .network import Network, classes_of
 from .optim import SGD, Adam
 from .train import evaluate, fit
 
@@ -217,15 +226,15 @@ def _jsonable(result: dict[str, Any]) -> dict[str, Any]:
 def _predict(args: argparse.Namespace) -> int:
     net = Network.load(args.model)
     meta = read_metadata(args.model)
-    if args.data.lower().endswith(".csv") and args.target is None:
-        X, _ = _features_only(args.data, net.sizes[0])
+    if args.target is None:
+        X = load_inputs(args.data, net.sizes[0])
     else:
         X, _ = load_xy(args.data, net.sizes[0], args.target)
     a = net.predict(_scaled(np.asarray(X, dtype=np.float64), meta))
     classes = net.g[net.L].name in ("softmax", "sigmoid")
     header = (["prediction"] if classes else []) + [f"a{j}" for j in range(a.shape[1])]
     print(",".join(header))
-    pred = net.predict_classes(_scaled(np.asarray(X, dtype=np.float64), meta)) if classes else None
+    pred = classes_of(a) if classes else None
     labels = meta.get("info", {}).get("classes")
     for i, row in enumerate(a):
         label = None if pred is None else (labels[int(pred[i])] if labels else int(pred[i]))
@@ -233,18 +242,6 @@ def _predict(args: argparse.Namespace) -> int:
         cells += [f"{v:.6g}" for v in row]
         print(",".join(cells))
     return 0
-
-
-def _features_only(path: str, n_inputs: int) -> tuple[np.ndarray, None]:
-    """A CSV of inputs alone (exactly n_0 columns), or inputs then targets."""
-    from pathlib import Path
-
-    from .data import _read_table
-
-    table, _ = _read_table(Path(path))
-    if table.shape[1] < n_inputs:
-        raise ChainruleError(f"{path} has {table.shape[1]} columns; the model takes n_0 = {n_inputs} inputs")
-    return table[:, :n_inputs], None
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -265,7 +262,7 @@ def _parser() -> _Parser:
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
-    def common(p: argparse.ArgumentParser, required: bool = False) -> None:
+    def common(p: argparse.ArgumentParser, required: bool = False, loss: bool = True) -> None:
         default = "" if required else " (default: the article's example)"
         p.add_argument("--model", metavar="FILE", required=required, help="a saved model" + default)
         p.add_argument(
@@ -275,7 +272,8 @@ def _parser() -> _Parser:
             help="X and Y: .npz with arrays X and Y, or .csv (inputs then targets, or see --target)",
         )
         p.add_argument("--target", metavar="COLUMN", help="the CSV's target column, by name or index")
-        p.add_argument("--loss", choices=sorted(LOSSES), help="default: the model's own loss, else squared_error")
+        if loss:
+            p.add_argument("--loss", choices=sorted(LOSSES), help="default: the model's own loss, else squared_error")
 
     tr = sub.add_parser(
         "train",
@@ -321,9 +319,7 @@ def _parser() -> _Parser:
         help="a saved model's predictions, as CSV on standard output",
         description="Predict every row of a data file (a CSV of inputs alone works too).",
     )
-    pr.add_argument("--model", metavar="FILE", required=True)
-    pr.add_argument("--data", metavar="FILE", required=True)
-    pr.add_argument("--target", metavar="COLUMN", help="a CSV column to leave out (the target), by name or index")
+    common(pr, required=True, loss=False)
     pr.set_defaults(run=_predict)
 
     ev = sub.add_parser(

@@ -24,6 +24,7 @@ __all__ = [
     "Standardizer",
     "article_example",
     "load_dataset",
+    "load_inputs",
     "load_xy",
     "one_hot",
     "read_csv",
@@ -75,6 +76,20 @@ def load_xy(path: str | os.PathLike, n_inputs: int, target: str | int | None = N
             return X, y
         return _load_csv(path, n_inputs)
     raise ChainruleError(f"{path}: data files are .npz (arrays X and Y) or .csv; got {path.suffix or 'no suffix'!r}")
+
+
+def load_inputs(path: str | os.PathLike, n_inputs: int) -> np.ndarray:
+    """Only the inputs ``X`` of a data file: array ``X`` of an ``.npz``, or the first ``n_inputs``
+    columns of a ``.csv`` (which may hold nothing else)."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv":
+        return load_xy(path, n_inputs)[0]
+    if not path.exists():
+        raise ChainruleError(f"no data file at {path}")
+    table, _ = _read_table(path)
+    if table.shape[1] < n_inputs:
+        raise ChainruleError(f"{path} has {table.shape[1]} columns; the network takes n_0 = {n_inputs} inputs")
+    return table[:, :n_inputs]
 
 
 def _load_csv(path: Path, n_inputs: int) -> tuple[np.ndarray, np.ndarray]:
