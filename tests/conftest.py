@@ -18,6 +18,14 @@ settings.register_profile("dev", max_examples=100, deadline=None, suppress_healt
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+@pytest.fixture(scope="module", params=["numpy", "numba"])
+def each_backend(request):
+    """Runs a whole test module once per computational path: NumPy, and the compiled kernels
+    (the "numba" backend uses them for every network, whatever its size)."""
+    with cr.backend(request.param):
+        yield request.param
+
+
 # Plain formulas for every activation and loss, written independently of chainrule's code.
 def ref_g(name: str, z: np.ndarray) -> np.ndarray:
     if name == "identity":

@@ -12,6 +12,8 @@ import pytest
 
 import chainrule as cr
 
+pytestmark = pytest.mark.usefixtures("each_backend")  # every test on each computational path
+
 
 def test_hand_worked_identity_network():
     # Identity activations and small integers: every number below is worked by hand.

@@ -10,6 +10,8 @@ from conftest import ref_dC0_da, ref_g, ref_g_prime, ref_softmax_jacobian
 import chainrule as cr
 from chainrule.render import num
 
+pytestmark = pytest.mark.usefixtures("each_backend")  # every test on each computational path
+
 ACTS = sorted(cr.ACTIVATIONS)
 LOSS_OUTPUT = [("squared_error", a) for a in ACTS] + [
     ("mse", "tanh"),

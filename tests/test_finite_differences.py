@@ -14,6 +14,8 @@ from conftest import assert_close_rel, fd_gradients, ref_C0, ref_cost
 
 import chainrule as cr
 
+pytestmark = pytest.mark.usefixtures("each_backend")  # every test on each computational path
+
 # central differences with h = 1e-6 carry ~1e-10 of rounding noise
 FD_RTOL, FD_ATOL = 1e-6, 1e-9
 ACTS = sorted(cr.ACTIVATIONS)

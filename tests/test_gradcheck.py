@@ -6,6 +6,8 @@ import pytest
 import chainrule as cr
 from chainrule.activations import Tanh
 
+pytestmark = pytest.mark.usefixtures("each_backend")  # every test on each computational path
+
 
 def test_passes_on_correct_gradients_and_reports_every_array():
     net = cr.Network([4, 6, 5, 3], activation="tanh", output_activation="softmax", seed=0)

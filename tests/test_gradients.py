@@ -6,6 +6,8 @@ import pytest
 import chainrule as cr
 from chainrule.losses import CrossEntropy
 
+pytestmark = pytest.mark.usefixtures("each_backend")  # every test on each computational path
+
 PAIRS = [
     ("relu", "softmax", "cross_entropy"),
     ("tanh", "sigmoid", "binary_cross_entropy"),

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 
+pytestmark = pytest.mark.usefixtures("each_backend")  # every test on each computational path
+
 pytest.importorskip("torch")
 
 ACTS = sorted(cr.ACTIVATIONS)

@@ -9,6 +9,8 @@ import pytest
 import chainrule as cr
 from chainrule.data import load_dataset
 
+pytestmark = pytest.mark.usefixtures("each_backend")  # every test on each computational path
+
 
 def _data(n=40, seed=0):
     rng = np.random.default_rng(seed)

@@ -12,6 +12,7 @@ rule, in the notation of "Backpropagation explained, Part 4: Calculating the gra
 (2, 3)
 """
 
+from ._backend import backend, get_backend, set_backend
 from .activations import ACTIVATIONS, Activation, get_activation
 from .backprop import Gradients, cost, gradients
 from .errors import ChainruleError
@@ -53,4 +54,7 @@ __all__ = [
     "get_loss",
     "gradcheck",
     "gradients",
+    "backend",
+    "get_backend",
+    "set_backend",
 ]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["carve"]
+__all__ = ["block_offsets", "carve", "layer_views", "pad_of"]
 
 _ALIGN = 64  # bytes: a cache line, and more than any SIMD load needs
 _SMALL = 64 * 1024  # bytes: below this the allocator never returns memory to the system
@@ -37,3 +37,44 @@ def carve(dtype: np.dtype, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray
     return [
         np.ndarray(shape, dtype=dtype, buffer=block, offset=start + offset) for offset, shape in zip(offsets, shapes)
     ]
+
+
+def block_offsets(n: int, sizes, pad: int) -> np.ndarray:
+    """Where each per-layer array of a gradient of ``n`` samples starts in one flat buffer.
+
+    For each layer ``l = 1..L`` (position ``5 (l-1)``): ``z``, ``a``, ``dC0/da``, ``delta`` and
+    the scaled ``delta`` (``n x n_l`` each, rounded up to ``pad`` elements, one cache line); then
+    each sample's ``C0`` (``n``), then the total length. Plain Python that numba also compiles,
+    so the compiled kernels and the NumPy views agree on one layout.
+    """
+    L = len(sizes) - 1
+    off = np.empty(5 * L + 2, np.int64)
+    at = 0
+    for i in range(L):
+        size = n * sizes[i + 1]
+        size += -size % pad
+        for k in range(5):
+            off[5 * i + k] = at
+            at += size
+    off[5 * L] = at
+    off[5 * L + 1] = at + n + (-n % pad)
+    return off
+
+
+def pad_of(dtype: np.dtype) -> int:
+    """Elements of ``dtype`` in one cache line: the unit :func:`block_offsets` rounds up to."""
+    return _ALIGN // np.dtype(dtype).itemsize
+
+
+def layer_views(buf: np.ndarray, n: int, sizes: Sequence[int]) -> tuple[list[list[np.ndarray]], np.ndarray]:
+    """The per-layer arrays of a buffer laid out by :func:`block_offsets`: five lists (``z``, ``a``,
+    ``dC0/da``, ``delta``, scaled ``delta``; one ``(n, n_l)`` view per layer) and ``C0`` (``n``)."""
+    off = block_offsets(n, sizes, pad_of(buf.dtype)).tolist()
+    L = len(sizes) - 1
+    kinds: list[list[np.ndarray]] = [[] for _ in range(5)]
+    for i in range(L):
+        m = sizes[i + 1]
+        for k in range(5):
+            start = off[5 * i + k]
+            kinds[k].append(buf[start : start + n * m].reshape(n, m))
+    return kinds, buf[off[5 * L] : off[5 * L] + n]

@@ -110,8 +110,12 @@ def as_targets(
     n_L: int,
     dtype: np.dtype,
     target_range: tuple[float, float] | None = None,
+    finite: bool = True,
 ) -> np.ndarray:
     """``Y`` as a ``(n_samples, n_L)`` array of ``dtype``, checked.
+
+    ``finite=False`` leaves the NaN/inf scan of target rows to the caller (a non-finite target
+    always makes the cost non-finite, so a gradient tests ``C`` and only then scans ``Y``).
 
     Class labels are accepted where the output layer has several nodes: a 1-D array (or one
     column) of integers ``0..n_L-1`` becomes one-hot rows. A 1-D ``Y`` with ``n_L == 1`` is one
@@ -145,7 +149,8 @@ def as_targets(
             f"expected shape ({n_samples}, {n_L}), got {Y.shape}"
         )
     Y = Y.astype(dtype, copy=False)
-    check_finite("Y", Y)
+    if finite or target_range is not None:
+        check_finite("Y", Y)
     if target_range is not None:
         lo, hi = target_range
         if Y.min() < lo or Y.max() > hi:

@@ -19,13 +19,16 @@ and ``dC0_da_prev = delta @ W``: one matrix product forward and two backward per
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._memory import carve
-from ._validation import as_inputs, as_sample_weight, as_targets
+from ._backend import Plan, buffer_length, compiled_plan, kernels
+from ._memory import carve, layer_views, pad_of
+from ._validation import as_inputs, as_sample_weight, as_targets, check_finite
 from .errors import ChainruleError
 from .layers import LayerList
 from .losses import Loss, get_loss
@@ -34,7 +37,6 @@ from .network import Network, Trace, n_parameters, parameter_views, require_netw
 __all__ = ["Gradients", "Workspace", "cost", "gradients", "workspace"]
 
 
-@dataclass(frozen=True)
 class Gradients:
     """The result of :func:`gradients`: every layer's gradient and the quantities behind it.
 
@@ -69,29 +71,104 @@ class Gradients:
     -----
     The arrays of one result are fresh (no two calls share memory) and are carved from one block
     of memory, so keeping any one of them keeps the whole block: ``copy()`` the arrays you store
-    for long when memory matters.
+    for long when memory matters. The per-layer lists are made on first access.
     """
 
-    dW: LayerList[np.ndarray]
-    db: LayerList[np.ndarray] | None
+    __slots__ = ("C", "per_sample", "loss", "_parts", "_make")
+
     C: float
-    C0: np.ndarray
-    dC0_da: LayerList[np.ndarray]
-    delta: LayerList[np.ndarray]
-    g_prime: LayerList[np.ndarray] | None
-    trace: Trace
     per_sample: bool
     loss: Loss
+
+    def __init__(
+        self,
+        dW: LayerList[np.ndarray],
+        db: LayerList[np.ndarray] | None,
+        C: float,
+        C0: np.ndarray,
+        dC0_da: LayerList[np.ndarray],
+        delta: LayerList[np.ndarray],
+        g_prime: LayerList[np.ndarray] | None,
+        trace: Trace,
+        per_sample: bool,
+        loss: Loss,
+    ) -> None:
+        parts = {"dW": dW, "db": db, "C0": C0, "dC0_da": dC0_da, "delta": delta, "g_prime": g_prime, "trace": trace}
+        self._init(C, per_sample, loss, parts, None)
+
+    def _init(
+        self, C: float, per_sample: bool, loss: Loss, parts: dict | None, make: Callable[[], dict] | None
+    ) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "C", C)
+        setattr_(self, "per_sample", per_sample)
+        setattr_(self, "loss", loss)
+        setattr_(self, "_parts", parts)
+        setattr_(self, "_make", make)
+
+    @classmethod
+    def _deferred(cls, C: float, per_sample: bool, loss: Loss, make: Callable[[], dict]) -> Gradients:
+        """A result whose arrays already hold their values but whose lists ``make()`` builds on first access."""
+        self = cls.__new__(cls)
+        self._init(C, per_sample, loss, None, make)
+        return self
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Gradients is read-only; cannot set {name!r}")
+
+    def _part(self, name: str) -> Any:
+        if self._parts is None:
+            object.__setattr__(self, "_parts", self._make())
+            object.__setattr__(self, "_make", None)
+        return self._parts[name]  # type: ignore[index]
+
+    @property
+    def dW(self) -> LayerList[np.ndarray]:
+        return self._part("dW")
+
+    @property
+    def db(self) -> LayerList[np.ndarray] | None:
+        return self._part("db")
+
+    @property
+    def C0(self) -> np.ndarray:
+        return self._part("C0")
+
+    @property
+    def dC0_da(self) -> LayerList[np.ndarray]:
+        return self._part("dC0_da")
+
+    @property
+    def delta(self) -> LayerList[np.ndarray]:
+        return self._part("delta")
+
+    @property
+    def g_prime(self) -> LayerList[np.ndarray] | None:
+        return self._part("g_prime")
+
+    @property
+    def trace(self) -> Trace:
+        return self._part("trace")
+
+    def __repr__(self) -> str:
+        kind = "per sample" if self.per_sample else "mean"
+        return f"Gradients({kind}, C={self.C!r}, loss={self.loss}, dW={self.dW!r})"
 
     def mean(self) -> Gradients:
         """Per-sample gradients reduced to their (unweighted) mean, the article's ``dC/dw``."""
         if not self.per_sample:
             return self
-        return replace(
-            self,
+        return Gradients(
             dW=LayerList([d.mean(axis=0) for d in self.dW], first=1, name="dW"),
             db=None if self.db is None else LayerList([d.mean(axis=0) for d in self.db], first=1, name="db"),
+            C=self.C,
+            C0=self.C0,
+            dC0_da=self.dC0_da,
+            delta=self.delta,
+            g_prime=self.g_prime,
+            trace=self.trace,
             per_sample=False,
+            loss=self.loss,
         )
 
     def flat(self) -> np.ndarray:
@@ -108,15 +185,18 @@ class Gradients:
 
 
 def _prepare(
-    net: Network, X: Any, Y: Any, loss: str | Loss, sample_weight: Any = None
+    net: Network, X: Any, Y: Any, loss: str | Loss, sample_weight: Any = None, finite_targets: bool = True
 ) -> tuple[np.ndarray, np.ndarray, Loss, np.ndarray | None]:
-    """Validate everything once at the public edge; what follows trusts it."""
+    """Validate everything once at the public edge; what follows trusts it.
+
+    NaN and inf in ``X`` and the parameters are left to the checked forward pass that follows;
+    with ``finite_targets=False`` those in ``Y`` are left to the caller (see :func:`as_targets`).
+    """
     require_network(net)
     loss = get_loss(loss)
     loss.check_output(net.g[net.L])
-    # NaN and inf in X and the parameters are found by the checked forward pass that follows
     X = as_inputs(X, net.sizes[0], net.dtype, finite=False)
-    Y = as_targets(Y, X.shape[0], net.sizes[-1], net.dtype, loss.target_range)
+    Y = as_targets(Y, X.shape[0], net.sizes[-1], net.dtype, loss.target_range, finite=finite_targets)
     w = None if sample_weight is None else as_sample_weight(sample_weight, X.shape[0], net.dtype)
     return X, Y, loss, w
 
@@ -221,8 +301,8 @@ def gradients(
             "sample_weight weights the mean over samples; per_sample=True returns each sample's own "
             "gradient, so the two do not combine (multiply the per-sample gradients by your weights)"
         )
-    X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight)
-    return _gradients(net, X, Y, loss, per_sample=per_sample, w=w, fused=fused, check=True)
+    X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight, finite_targets=False)
+    return _gradients(net, X, Y, loss, per_sample=per_sample, w=w, fused=fused, check=True, check_Y=True)
 
 
 def _gradients(
@@ -237,16 +317,30 @@ def _gradients(
     check: bool = False,
     out: Workspace | None = None,
     teach: bool = True,
+    check_Y: bool = False,
 ) -> Gradients:
-    """:func:`gradients` on validated input (``check``: scan for NaN/inf in the forward pass).
+    """:func:`gradients` on validated input (``check``: scan for NaN/inf in the forward pass;
+    ``check_Y``: also in ``Y``, which the compiled path does by testing ``C``, since a non-finite
+    target always makes the cost non-finite).
 
-    All arrays of the result (and the scratch for ``delta / n``) are carved from one block of
-    memory: one allocation per call, which the C allocator keeps for the next call instead of
-    returning it to the operating system and faulting it back in page by page. The mean
-    gradients are views of one vector in the order of :meth:`Network.parameters`. A training
-    loop passes ``out=workspace(...)`` to reuse one block for every step instead (and
+    The fused mean gradient goes to the compiled kernel when the backend has it for this network
+    (:mod:`chainrule._backend`), everything else to NumPy. All arrays of the result are carved
+    from one block of memory: one allocation per call, which the C allocator keeps for the next
+    call instead of returning it to the operating system and faulting it back in page by page.
+    The mean gradients are views of one vector in the order of :meth:`Network.parameters`. A
+    training loop passes ``out=workspace(...)`` to reuse one block for every step instead (and
     ``teach=False``: the arrays only explaining needs may be left unfilled).
     """
+    if fused and not per_sample:
+        plan = compiled_plan(net, loss, X.shape[0])
+        if plan is not None:
+            result = _compiled_gradients(net, X, Y, loss, plan, w, check, out, teach)
+            if result is not None:
+                if check_Y and not math.isfinite(result.C):
+                    check_finite("Y", Y)
+                return result
+    if check_Y:
+        check_finite("Y", Y)
     n, L = X.shape[0], net.L
     ws = workspace(net, n, per_sample) if out is None else out
     dW, db = ws.dW, ws.db
@@ -274,28 +368,79 @@ def _gradients(
                 np.add.reduce(d_mean, axis=0, out=db[l])
         C = np.add.reduce(C0) / n if s is None else s[:, 0] @ C0
     return Gradients(
-        dW=LayerList(dW, first=1, name="dW"),
-        db=LayerList(db, first=1, name="db") if net.b is not None else None,
-        C=float(C),
-        C0=C0,
-        dC0_da=LayerList(dC0_da, first=1, name="dC0_da"),
-        delta=LayerList(delta, first=1, name="delta"),
-        g_prime=None if g_prime is None else LayerList(g_prime, first=1, name="g_prime"),
-        trace=trace,
-        per_sample=per_sample,
-        loss=loss,
+        **_parts(net, trace, C0, dC0_da, delta, dW, db, g_prime), C=float(C), per_sample=per_sample, loss=loss
     )
+
+
+def _parts(
+    net: Network,
+    trace: Trace,
+    C0: np.ndarray,
+    dC0_da: list[np.ndarray],
+    delta: list[np.ndarray],
+    dW: list[np.ndarray],
+    db: list[np.ndarray],
+    g_prime: list[np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """The per-layer lists of a :class:`Gradients`, indexed by the article's layer numbers."""
+    return {
+        "dW": LayerList(dW, first=1, name="dW"),
+        "db": LayerList(db, first=1, name="db") if net.b is not None else None,
+        "C0": C0,
+        "dC0_da": LayerList(dC0_da, first=1, name="dC0_da"),
+        "delta": LayerList(delta, first=1, name="delta"),
+        "g_prime": None if g_prime is None else LayerList(g_prime, first=1, name="g_prime"),
+        "trace": trace,
+    }
+
+
+def _compiled_gradients(
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    loss: Loss,
+    plan: tuple[Plan, int],
+    w: np.ndarray | None,
+    check: bool,
+    out: Workspace | None,
+    teach: bool,
+) -> Gradients | None:
+    """The fused mean gradient by the compiled kernel; None when ``check`` finds a non-finite
+    ``z^(l)`` (NumPy then names the culprit, or carries on exactly as it would)."""
+    p, loss_code = plan
+    n = X.shape[0]
+    if out is None:
+        buf, flat = carve(net.dtype, [(buffer_length(n, net.sizes, p.pad),), (net._flat.shape[0],)])
+    else:
+        buf, flat = out.buf, out.flat
+    X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+    s = None if w is None else w / w.sum()
+    status, C = kernels().mean_gradient(
+        X, Y, net._flat, p.sizes, p.codes, p.alphas, loss_code, net.bias, s, buf, flat, p.pad, p.logmax, check, teach
+    )
+    if status:
+        return None
+
+    def make() -> dict[str, Any]:
+        (zs, as_, dC0_da, delta, _), C0 = layer_views(buf, n, net.sizes)
+        trace = Trace(a=LayerList([X, *as_], first=0, name="a"), z=LayerList(zs, first=1, name="z"))
+        return _parts(net, trace, C0, dC0_da, delta, *parameter_views(flat, net.sizes, net.bias))
+
+    return Gradients._deferred(C, False, loss, make)
 
 
 @dataclass(frozen=True)
 class Workspace:
     """The arrays one gradient of ``n`` samples writes, carved from one block of memory.
 
-    Per layer ``z``, ``a``, ``dC0/da``, ``delta`` and scratch (``(n, n_l)`` each), then the
-    gradients: for the mean, one vector ``flat`` in the order of :meth:`Network.parameters` with
-    ``dW``, ``db`` its views; per sample, arrays with a leading sample axis.
+    ``buf`` holds per layer ``z``, ``a``, ``dC0/da``, ``delta`` and scratch (``(n, n_l)`` each,
+    laid out by :func:`chainrule._memory.block_offsets`; ``za``, ``dC0_da``, ``delta``, ``scratch``
+    are its views), then the gradients: for the mean, one vector ``flat`` in the order of
+    :meth:`Network.parameters` with ``dW``, ``db`` its views; per sample, arrays with a leading
+    sample axis.
     """
 
+    buf: np.ndarray
     za: list[tuple[np.ndarray, np.ndarray]]
     dC0_da: list[np.ndarray]
     delta: list[np.ndarray]
@@ -308,27 +453,21 @@ class Workspace:
 def workspace(net: Network, n: int, per_sample: bool = False) -> Workspace:
     """A :class:`Workspace` for ``net`` and batches of ``n`` samples (fresh memory on every call)."""
     sizes, L = net.sizes, net.L
-    shapes = [(n, m) for m in sizes[1:] for _ in range(5)]
+    shapes = [(buffer_length(n, sizes, pad_of(net.dtype)),)]
     if per_sample:
         shapes += [(n, sizes[l], sizes[l - 1]) for l in range(1, L + 1)]
         shapes += [(n, m) for m in sizes[1:]] if net.bias else []
     else:
         shapes.append((n_parameters(sizes, net.bias),))
     bufs = carve(net.dtype, shapes)
-    per_layer = bufs[: 5 * L]
+    (zs, as_, dC0_da, delta, scratch), _ = layer_views(bufs[0], n, sizes)
     if per_sample:
-        dW, db, flat = bufs[5 * L : 6 * L], bufs[6 * L :], None
+        dW, db, flat = bufs[1 : L + 1], bufs[L + 1 :], None
     else:
-        flat = bufs[5 * L]
+        flat = bufs[1]
         dW, db = parameter_views(flat, sizes, net.bias)
     return Workspace(
-        za=list(zip(per_layer[0::5], per_layer[1::5])),
-        dC0_da=per_layer[2::5],
-        delta=per_layer[3::5],
-        scratch=per_layer[4::5],
-        dW=dW,
-        db=db,
-        flat=flat,
+        buf=bufs[0], za=list(zip(zs, as_)), dC0_da=dC0_da, delta=delta, scratch=scratch, dW=dW, db=db, flat=flat
     )
 
 

@@ -300,7 +300,7 @@ def fit(
                         break
                     total += g.C * len(idx)
                     if labels is not None:
-                        hits += int(np.count_nonzero(classes_of(g.trace.output) == labels[idx]))
+                        hits += int(np.count_nonzero(classes_of(space.za[-1][1]) == labels[idx]))  # a^(L)
                     np.copyto(previous, params)
                     with np.errstate(over="ignore", invalid="ignore"):
                         opt.step_flat(net, space.flat)

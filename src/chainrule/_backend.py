@@ -1,0 +1,155 @@
+"""Which engine computes a mean gradient: the compiled kernels (numba) or NumPy.
+
+Both compute the same equations (see :mod:`chainrule.backprop`); the tests run on each. The
+compiled kernel does a whole forward and backward pass in one call, which is what makes a small
+network's gradient fast: there the time goes to the Python around ~30 NumPy calls, not to
+arithmetic. Large networks spend their time in matrix products, which BLAS does either way, so
+``"auto"`` keeps them on NumPy.
+
+Backends:
+
+* ``"auto"`` (default when numba is installed): compiled for networks and batches up to
+  :data:`COMPILED_WORK` multiply-adds per product sweep, NumPy above;
+* ``"numba"``: compiled wherever the kernel applies (every built-in activation and loss);
+* ``"numpy"``: NumPy only (default without numba).
+
+The environment variable ``CHAINRULE_BACKEND`` sets the backend at import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import weakref
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ._memory import block_offsets
+from .activations import _LOG_MAX, ACTIVATIONS
+from .errors import ChainruleError
+from .losses import LOSSES, Loss
+
+try:
+    from . import _kernels
+except ImportError:  # numba is not installed: NumPy only
+    _kernels = None  # type: ignore[assignment]
+
+__all__ = ["BACKENDS", "backend", "get_backend", "set_backend"]
+
+BACKENDS = ("auto", "numba", "numpy")
+
+#: activation and loss names the compiled kernel knows, with its codes for them
+ACTIVATION_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "leaky_relu": 4, "softplus": 5, "softmax": 6}
+LOSS_CODES = {"squared_error": 0, "mse": 1, "cross_entropy": 2, "binary_cross_entropy": 3}
+
+#: ``n_samples x sum_l n_l n_(l-1)`` at or below which "auto" uses the compiled kernel
+COMPILED_WORK = 1 << 20
+
+_backend = ["auto" if _kernels is not None else "numpy"]
+
+
+def _check_name(name: Any) -> str:
+    if name not in BACKENDS:
+        raise ChainruleError(f"unknown backend {name!r}; the backends are {', '.join(BACKENDS)}")
+    if name == "numba" and _kernels is None:
+        raise ChainruleError("the numba backend needs numba: pip install numba (or pip install 'chainrule[fast]')")
+    return name
+
+
+def set_backend(name: str) -> str:
+    """Use backend ``name`` (``"auto"``, ``"numba"`` or ``"numpy"``) from now on; returns the previous one."""
+    previous, _backend[0] = _backend[0], _check_name(name)
+    return previous
+
+
+def get_backend() -> str:
+    """The backend in use."""
+    return _backend[0]
+
+
+@contextlib.contextmanager
+def backend(name: str) -> Iterator[str]:
+    """Use backend ``name`` inside a ``with`` block.
+
+    >>> import chainrule as cr
+    >>> with cr.backend("numpy"):
+    ...     cr.get_backend()
+    'numpy'
+    """
+    previous = set_backend(name)
+    try:
+        yield name
+    finally:
+        _backend[0] = previous
+
+
+if os.environ.get("CHAINRULE_BACKEND"):
+    set_backend(os.environ["CHAINRULE_BACKEND"])
+
+
+class Plan(NamedTuple):
+    """What the compiled kernel needs to know of a network, as arrays."""
+
+    activations: tuple  # the network's activation objects this plan was made for
+    sizes: np.ndarray
+    codes: np.ndarray
+    alphas: np.ndarray
+    work: int
+    pad: int
+    logmax: float
+
+
+_plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _plan_for(net: Any) -> Plan | None:
+    gs = net.g._values
+    codes = []
+    for g in gs:
+        code = ACTIVATION_CODES.get(g.name)
+        if code is None or type(g) is not ACTIVATIONS[g.name]:  # a custom activation: NumPy computes it
+            return None
+        codes.append(code)
+    sizes = net.sizes
+    return Plan(
+        activations=tuple(gs),
+        sizes=np.array(sizes, dtype=np.int64),
+        codes=np.array(codes, dtype=np.int64),
+        alphas=np.array([getattr(g, "alpha", 0.0) for g in gs]),
+        work=sum(sizes[l] * sizes[l - 1] for l in range(1, len(sizes))),
+        pad=64 // net.dtype.itemsize,
+        logmax=_LOG_MAX[net.dtype.char],
+    )
+
+
+def compiled_plan(net: Any, loss: Loss, n: int) -> tuple[Plan, int] | None:
+    """The plan and loss code when the compiled kernel computes this gradient, else None."""
+    choice = _backend[0]
+    if choice == "numpy":
+        return None
+    loss_code = LOSS_CODES.get(loss.name)
+    if loss_code is None or type(loss) is not LOSSES[loss.name]:
+        return None
+    entry = _plans.get(net)
+    if entry is None or entry.activations != tuple(net.g._values):
+        entry = _plan_for(net)
+        if entry is None:
+            return None
+        _plans[net] = entry
+    if choice == "auto" and n * entry.work > COMPILED_WORK:
+        return None
+    return entry, loss_code
+
+
+@functools.lru_cache(maxsize=256)
+def buffer_length(n: int, sizes: tuple[int, ...], pad: int) -> int:
+    """The length of the flat buffer :func:`chainrule._memory.block_offsets` lays out."""
+    return int(block_offsets(n, sizes, pad)[-1])
+
+
+def kernels() -> Any:
+    """The compiled kernels module (only called when a plan exists, so numba is there)."""
+    return _kernels

@@ -1,0 +1,190 @@
+"""The compiled kernel and the NumPy path compute the same gradients, and each backend runs where it says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import chainrule as cr
+from chainrule import _backend
+from chainrule.activations import Sigmoid
+from chainrule.data import load_dataset
+
+HIDDEN = ["identity", "sigmoid", "tanh", "relu", {"name": "leaky_relu", "alpha": 0.2}, "softplus", "softmax"]
+OUTPUT_LOSS = [
+    ("sigmoid", "squared_error"),
+    ("identity", "mse"),
+    ("tanh", "squared_error"),
+    ("softmax", "cross_entropy"),
+    ("sigmoid", "binary_cross_entropy"),
+    ("softplus", "mse"),
+]
+
+
+@st.composite
+def problems(draw):
+    depth = draw(st.integers(1, 4))
+    sizes = draw(st.lists(st.integers(1, 12), min_size=depth + 1, max_size=depth + 1))
+    out, loss = draw(st.sampled_from(OUTPUT_LOSS))
+    hidden = [draw(st.sampled_from(HIDDEN)) for _ in range(depth - 1)]
+    for l, g in enumerate([*hidden, out], start=1):
+        if g == "softmax":  # one softmax node is the constant 1, which Network refuses
+            sizes[l] = max(sizes[l], 2)
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    net = cr.Network(sizes, [*hidden, out], bias=draw(st.booleans()), dtype=dtype, seed=draw(st.integers(0, 99)))
+    n = draw(st.integers(1, 20))
+    rng = np.random.default_rng(draw(st.integers(0, 99)))
+    X = rng.normal(size=(n, sizes[0])) * 2
+    if loss == "cross_entropy":
+        Y = rng.integers(0, sizes[-1], size=n)
+    elif loss == "binary_cross_entropy":
+        Y = rng.uniform(size=(n, sizes[-1]))
+    else:
+        Y = rng.normal(size=(n, sizes[-1]))
+    w = rng.uniform(0.1, 2, size=n) if draw(st.booleans()) else None
+    return net, X, Y, loss, w
+
+
+def _arrays(g: cr.Gradients) -> list[np.ndarray]:
+    out = [np.array(g.C), g.C0, *g.dW, *g.dC0_da, *g.delta, *g.trace.a, *g.trace.z]
+    return out + (list(g.db) if g.db is not None else [])
+
+
+@settings(max_examples=150)
+@given(problems())
+def test_compiled_kernel_equals_numpy(problem):
+    net, X, Y, loss, w = problem
+    with cr.backend("numpy"):
+        ref = cr.gradients(net, X, Y, loss, sample_weight=w)
+    with cr.backend("numba"):
+        got = cr.gradients(net, X, Y, loss, sample_weight=w)
+    assert got._make is not None and ref._make is None  # the kernel's result, the NumPy path's
+    rtol, atol = (1e-10, 1e-12) if net.dtype == np.float64 else (2e-4, 2e-5)
+    for a, b in zip(_arrays(got), _arrays(ref), strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+def test_numba_backend_runs_the_kernel_for_every_built_in_activation_and_loss(monkeypatch):
+    calls = []
+    real = _backend._kernels
+
+    class Spy:
+        def mean_gradient(self, *args):
+            calls.append(args[6])  # the loss code
+            return real.mean_gradient(*args)
+
+    monkeypatch.setattr(_backend, "_kernels", Spy())
+    with cr.backend("numba"):
+        for hidden in HIDDEN:
+            for out, loss in OUTPUT_LOSS:
+                net = cr.Network([3, 4, 2], [hidden, out], seed=0)
+                cr.gradients(
+                    net, np.ones((2, 3)), np.array([0, 1]) if loss == "cross_entropy" else np.full((2, 2), 0.5), loss
+                )
+    assert len(calls) == len(HIDDEN) * len(OUTPUT_LOSS)
+    assert set(calls) == set(_backend.LOSS_CODES.values())
+
+
+def test_auto_compiles_small_work_and_leaves_large_products_to_numpy():
+    loss = cr.get_loss("squared_error")
+    small, large = cr.Network([4, 3, 2], seed=0), cr.Network([784, 128, 10], seed=0)
+    with cr.backend("auto"):
+        assert _backend.compiled_plan(small, loss, 32) is not None
+        assert _backend.compiled_plan(large, loss, 256) is None
+    with cr.backend("numba"):
+        assert _backend.compiled_plan(large, loss, 256) is not None
+    with cr.backend("numpy"):
+        assert _backend.compiled_plan(small, loss, 32) is None
+
+
+def test_a_custom_activation_goes_to_numpy_and_is_still_right():
+    class Steeper(Sigmoid):
+        def g(self, z, out=None):
+            return super().g(2 * z, out=out)
+
+        def backward(self, z, a, dC0_da, out=None):
+            return 2 * super().backward(z, a, dC0_da, out=out)
+
+    net = cr.Network([2, 3, 1], [Steeper(), "identity"], seed=0)
+    with cr.backend("numba"):
+        assert _backend.compiled_plan(net, cr.get_loss("squared_error"), 1) is None
+        g = cr.gradients(net, [[0.3, -0.2]], [[1.0]])
+    assert g._make is None
+
+
+def test_changing_an_activation_after_a_gradient_updates_the_plan():
+    net = cr.Network([2, 3, 1], "sigmoid", seed=0)
+    X, Y = np.array([[0.3, -0.2]]), np.array([[1.0]])
+    with cr.backend("numba"):
+        cr.gradients(net, X, Y)
+        net.g[1] = cr.get_activation("tanh")
+        got = cr.gradients(net, X, Y)
+    with cr.backend("numpy"):
+        ref = cr.gradients(net, X, Y)
+    np.testing.assert_allclose(got.dW[1], ref.dW[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["numpy", "numba"])
+def test_non_finite_inputs_are_named_the_same_way_on_both_paths(name):
+    net = cr.Network([2, 3, 2], seed=0)
+    X, Y = np.array([[0.5, -1.0], [1.0, 2.0]]), np.array([[0.0, 1.0], [1.0, 0.0]])
+    with cr.backend(name):
+        with pytest.raises(cr.ChainruleError, match=r"X contains nan .* row 1, column 0"):
+            cr.gradients(net, np.array([[0.5, -1.0], [np.nan, 2.0]]), Y)
+        with pytest.raises(cr.ChainruleError, match=r"Y contains inf .* row 0, column 1"):
+            cr.gradients(net, X, np.array([[0.0, np.inf], [1.0, 0.0]]))
+        net.W[2][1, 0] = np.nan
+        with pytest.raises(cr.ChainruleError, match=r"W\[2\] \(layer 2\) contains nan \(NaN or inf\) at j 1, k 0"):
+            cr.gradients(net, X, Y)
+
+
+def test_training_takes_the_same_steps_on_both_paths():
+    X, y = load_dataset("iris")
+    results = []
+    for name in ("numpy", "numba"):
+        net = cr.Network([4, 8, 3], "tanh", output_activation="softmax", seed=1)
+        with cr.backend(name):
+            history = cr.fit(net, X, y, loss="cross_entropy", epochs=5, batch_size=16, optimizer=cr.SGD(0.1), seed=2)
+        results.append((net._flat.copy(), history.loss))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-9)
+
+
+def test_the_compiled_exp_is_within_two_ulp_of_numpy():
+    from chainrule._kernels import exp
+
+    x = np.concatenate([np.linspace(-745, 709.7, 20001), np.random.default_rng(0).normal(size=2000) * 30])
+    got = np.array([exp(v) for v in x])
+    ref = np.exp(x)
+    normal = ref > np.finfo(np.float64).tiny
+    assert np.all(np.abs(got[normal] - ref[normal]) <= 2 * np.spacing(ref[normal]))
+    assert exp(-800.0) == 0.0 and np.isfinite(exp(800.0)) and np.isnan(exp(np.nan))
+
+
+def test_backend_names_are_checked(monkeypatch):
+    with pytest.raises(cr.ChainruleError, match="unknown backend 'gpu'; the backends are auto, numba, numpy"):
+        cr.set_backend("gpu")
+    monkeypatch.setattr(_backend, "_kernels", None)
+    with pytest.raises(cr.ChainruleError, match="needs numba: pip install numba"):
+        cr.set_backend("numba")
+    previous = cr.set_backend("numpy")
+    assert cr.get_backend() == "numpy"
+    cr.set_backend(previous)
+
+
+def test_without_numba_everything_runs_on_numpy():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['numba'] = None\n"  # import numba now fails, as when it is not installed
+        "import numpy as np, chainrule as cr\n"
+        "net = cr.Network([2, 3, 2], seed=0)\n"
+        "g = cr.gradients(net, [[0.5, -1.0]], [[0.0, 1.0]])\n"
+        "print(cr.get_backend(), g.dW[2].shape)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["numpy", "(2,", "3)"]
