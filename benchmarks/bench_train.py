@@ -156,7 +156,8 @@ def main() -> None:
     split = data()
     rows = []
     print(
-        f"digits, 64-64-10, SGD, batch {BATCH}, {EPOCHS} epochs; seeds 0..{args.repeats - 1}: median time, mean accuracy"
+        f"digits, 64-64-10, SGD, batch {BATCH}, {EPOCHS} epochs; "
+        f"seeds 0..{args.repeats - 1}: median time, mean accuracy"
     )
     try:
         import torch  # noqa: F401

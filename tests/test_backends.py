@@ -188,3 +188,55 @@ def test_without_numba_everything_runs_on_numpy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["numpy", "(2,", "3)"]
+
+
+@pytest.mark.parametrize("name", ["numpy", "numba"])
+def test_per_sample_results_reuse_memory_only_once_nothing_holds_them(monkeypatch, name):
+    from chainrule import _memory
+
+    monkeypatch.setattr(_memory, "REUSE_MIN", 1024)
+    net = cr.Network([6, 5, 3], seed=0)
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(40, 6)), rng.normal(size=(40, 3))
+    with cr.backend(name):
+        first = cr.gradients(net, X, Y, per_sample=True)
+        kept = first.dW[1].copy()
+        second = cr.gradients(net, X * 2, Y, per_sample=True)  # first is alive: fresh memory
+        assert not np.shares_memory(first.dW[1], second.dW[1])
+        np.testing.assert_array_equal(first.dW[1], kept)
+        address = second.dW[1].__array_interface__["data"][0]
+        del second
+        third = cr.gradients(net, X, Y, per_sample=True)  # second is gone: its block again
+        assert third.dW[1].__array_interface__["data"][0] == address
+        np.testing.assert_array_equal(third.dW[1], kept)
+        cr.release_memory()
+        assert not _memory._kept
+
+
+def test_per_sample_gradients_leave_the_blas_threads_as_they_found_them():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    net = cr.Network([8, 6, 3], seed=0)
+    rng = np.random.default_rng(0)
+    with cr.backend("numba"):
+        cr.gradients(net, rng.normal(size=(50, 8)), rng.normal(size=(50, 3)), per_sample=True)
+    assert blas_threads() == before
+
+
+def test_without_threadpoolctl_per_sample_gradients_run_on_one_thread(monkeypatch):
+    monkeypatch.setattr(_backend, "_blas", [None])  # as when threadpoolctl is not installed
+    with cr.backend("numba"):
+        outer, _ = _backend.compiled_outer_products()
+        assert outer is _backend._kernels.outer_products
+        net = cr.Network([5, 4, 2], seed=0)
+        rng = np.random.default_rng(0)
+        X, Y = rng.normal(size=(7, 5)), rng.normal(size=(7, 2))
+        got = cr.gradients(net, X, Y, per_sample=True)
+    with cr.backend("numpy"):
+        ref = cr.gradients(net, X, Y, per_sample=True)
+    for a, b in zip(got.dW, ref.dW):
+        np.testing.assert_array_equal(a, b)

@@ -13,6 +13,7 @@ rule, in the notation of "Backpropagation explained, Part 4: Calculating the gra
 """
 
 from ._backend import backend, get_backend, set_backend
+from ._memory import release_memory
 from .activations import ACTIVATIONS, Activation, get_activation
 from .backprop import Gradients, cost, gradients
 from .errors import ChainruleError
@@ -57,4 +58,5 @@ __all__ = [
     "backend",
     "get_backend",
     "set_backend",
+    "release_memory",
 ]

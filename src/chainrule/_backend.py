@@ -9,7 +9,8 @@ arithmetic. Large networks spend their time in matrix products, which BLAS does 
 Backends:
 
 * ``"auto"`` (default when numba is installed): compiled for networks and batches up to
-  :data:`COMPILED_WORK` multiply-adds per product sweep, NumPy above;
+  :data:`COMPILED_WORK` multiply-adds per product sweep, NumPy above; per-sample gradients
+  always write their outer products with the threaded kernel;
 * ``"numba"``: compiled wherever the kernel applies (every built-in activation and loss);
 * ``"numpy"``: NumPy only (default without numba).
 
@@ -45,8 +46,11 @@ BACKENDS = ("auto", "numba", "numpy")
 ACTIVATION_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "leaky_relu": 4, "softplus": 5, "softmax": 6}
 LOSS_CODES = {"squared_error": 0, "mse": 1, "cross_entropy": 2, "binary_cross_entropy": 3}
 
-#: ``n_samples x sum_l n_l n_(l-1)`` at or below which "auto" uses the compiled kernel
-COMPILED_WORK = 1 << 20
+#: ``n_samples x sum_l n_l n_(l-1)`` at or below which "auto" uses the compiled kernel. Up to
+#: here every matrix product of the kernel stays below OpenBLAS's threading threshold
+#: (m n k = 4 x 65536), so its BLAS (SciPy's) never wakes worker threads, which would spin on
+#: the cores beside NumPy's own BLAS threads; above it, products dominate and NumPy does them.
+COMPILED_WORK = 1 << 18
 
 _backend = ["auto" if _kernels is not None else "numpy"]
 
@@ -153,3 +157,30 @@ def buffer_length(n: int, sizes: tuple[int, ...], pad: int) -> int:
 def kernels() -> Any:
     """The compiled kernels module (only called when a plan exists, so numba is there)."""
     return _kernels
+
+
+_blas: list[Any] = []  # threadpoolctl's controller of the BLAS libraries loaded (made on first use)
+
+
+def compiled_outer_products() -> tuple[Any, contextlib.AbstractContextManager]:
+    """The per-sample outer-product kernel and the context to run the whole per-sample gradient
+    in; ``(None, nullcontext())`` on the NumPy backend.
+
+    With threadpoolctl, the kernel runs on every core and BLAS on one thread meanwhile, as
+    scikit-learn's KMeans limits BLAS around its OpenMP loops: BLAS's idle workers spin for a
+    while after each threaded product, on the very cores the kernel's threads need (measured: a
+    threaded kernel right after threaded products ran slower than a single-threaded one).
+    Without threadpoolctl the kernel runs on one thread.
+    """
+    if _backend[0] == "numpy":
+        return None, contextlib.nullcontext()
+    if not _blas:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _blas.append(None)
+        else:
+            _blas.append(ThreadpoolController())
+    if _blas[0] is None:
+        return _kernels.outer_products, contextlib.nullcontext()
+    return _kernels.outer_products_threaded, _blas[0].limit(limits=1, user_api="blas")

@@ -11,19 +11,49 @@ Each call still gets its own block, so results are never shared between calls.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["block_offsets", "carve", "layer_views", "pad_of"]
+__all__ = ["block_offsets", "carve", "layer_views", "pad_of", "release_memory"]
 
 _ALIGN = 64  # bytes: a cache line, and more than any SIMD load needs
 _SMALL = 64 * 1024  # bytes: below this the allocator never returns memory to the system
 
 
-def carve(dtype: np.dtype, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+#: blocks of at least this many bytes may be reused (see :func:`carve`); smaller ones the C
+#: allocator keeps by itself, larger ones it maps fresh from the operating system every time
+REUSE_MIN = 32 * 1024 * 1024
+_kept: list[np.ndarray] = []  # at most one block, kept for reuse
+
+
+def _block(nbytes: int, reuse: bool) -> np.ndarray:
+    if not reuse or nbytes < REUSE_MIN:
+        return np.empty(nbytes, dtype=np.uint8)
+    # sys.getrefcount counts the list's reference and its own argument: 2 means no array made
+    # from the block is alive any more (every view of it holds a reference to it as its base)
+    if _kept and _kept[0].nbytes >= nbytes and sys.getrefcount(_kept[0]) == 2:
+        return _kept[0]
+    _kept[:] = [np.empty(nbytes, dtype=np.uint8)]
+    return _kept[0]
+
+
+def release_memory() -> None:
+    """Let go of the memory block chainrule keeps for reuse (see :func:`carve`)."""
+    _kept.clear()
+
+
+def carve(dtype: np.dtype, shapes: Sequence[tuple[int, ...]], reuse: bool = False) -> list[np.ndarray]:
     """Uninitialised C-contiguous arrays of ``dtype`` and the given shapes, views into one new block
-    (or, when they are small together, separate arrays)."""
+    (or, when they are small together, separate arrays).
+
+    ``reuse=True`` (per-sample gradients, tens of megabytes): a block of at least
+    :data:`REUSE_MIN` bytes is kept after use, and the next call takes it again when no array
+    made from it is alive any more, instead of mapping new memory and faulting it in page by
+    page (which takes longer than computing the gradients). Results that are still referenced
+    are never touched; :func:`release_memory` drops the kept block.
+    """
     dtype = np.dtype(dtype)
     sizes = [math.prod(shape) * dtype.itemsize for shape in shapes]
     offsets, total = [], 0
@@ -32,7 +62,7 @@ def carve(dtype: np.dtype, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray
         total += -(-size // _ALIGN) * _ALIGN
     if total < _SMALL:  # separate arrays cost less to make than views
         return [np.empty(shape, dtype=dtype) for shape in shapes]
-    block = np.empty(total + _ALIGN, dtype=np.uint8)
+    block = _block(total + _ALIGN, reuse)
     start = -block.__array_interface__["data"][0] % _ALIGN
     return [
         np.ndarray(shape, dtype=dtype, buffer=block, offset=start + offset) for offset, shape in zip(offsets, shapes)

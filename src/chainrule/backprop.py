@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import Plan, buffer_length, compiled_plan, kernels
+from ._backend import Plan, buffer_length, compiled_outer_products, compiled_plan, kernels
 from ._memory import carve, layer_views, pad_of
 from ._validation import as_inputs, as_sample_weight, as_targets, check_finite
 from .errors import ChainruleError
@@ -71,7 +71,9 @@ class Gradients:
     -----
     The arrays of one result are fresh (no two calls share memory) and are carved from one block
     of memory, so keeping any one of them keeps the whole block: ``copy()`` the arrays you store
-    for long when memory matters. The per-layer lists are made on first access.
+    for long when memory matters. The per-layer lists are made on first access. A per-sample
+    result of 32 MB or more reuses the block of the previous one once no array of that one is
+    alive (:func:`chainrule.release_memory` lets the kept block go).
     """
 
     __slots__ = ("C", "per_sample", "loss", "_parts", "_make")
@@ -273,7 +275,8 @@ def gradients(
         (also for ``C``). Not combined with ``per_sample`` (each sample's gradient is its own).
     fused : bool
         ``True`` (default): the fast path, with the stable softmax/cross-entropy and
-        sigmoid/binary-cross-entropy shortcut ``delta^(L) = a - y``. ``False``: the explaining
+        sigmoid/binary-cross-entropy shortcut ``delta^(L) = a - y``; for a small network one
+        compiled call when numba is installed (see :func:`chainrule.set_backend`). ``False``: the explaining
         path, which keeps the three chain-rule factors ``dC0_da``, ``g_prime`` and ``trace.a``
         as separate arrays; both give the same gradients.
 
@@ -341,35 +344,58 @@ def _gradients(
                 return result
     if check_Y:
         check_finite("Y", Y)
+    if per_sample:
+        outer, threads = compiled_outer_products()
+        with threads:
+            return _per_sample_gradients(net, X, Y, loss, fused, check, out, outer)
     n, L = X.shape[0], net.L
-    ws = workspace(net, n, per_sample) if out is None else out
+    ws = workspace(net, n) if out is None else out
     dW, db = ws.dW, ws.db
     trace = net._forward(X, check=check, out=ws.za)
     dC0_da, delta, g_prime = _backward(net, trace, Y, loss, fused, out=(ws.dC0_da, ws.delta), teach=teach)
     C0 = loss.C0(trace.a[L], Y, trace.z[L])
-    if per_sample:
-        # dC_i/dw_jk = delta_ij a_ik, broadcast straight into the result
-        for l, (d, a_prev, gW) in enumerate(zip(delta, trace.a._values, dW)):
+    # dC/dW = sum_i s_i delta_i a_prev_i^T with s_i = 1/n (the article's mean) or w_i / sum w;
+    # s is applied to delta (n x n_l), the smallest array of the product
+    s = None if w is None else (w / w.sum())[:, None]
+    for l, (d, a_prev, gW, d_mean) in enumerate(zip(delta, trace.a._values, dW, ws.scratch)):
+        if s is None:
+            np.divide(d, n, out=d_mean)
+        else:
+            np.multiply(d, s, out=d_mean)
+        np.matmul(d_mean.T, a_prev, out=gW)
+        if net.b is not None:
+            np.add.reduce(d_mean, axis=0, out=db[l])
+    C = np.add.reduce(C0) / n if s is None else s[:, 0] @ C0
+    return Gradients(**_parts(net, trace, C0, dC0_da, delta, dW, db, g_prime), C=float(C), per_sample=False, loss=loss)
+
+
+def _per_sample_gradients(
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    loss: Loss,
+    fused: bool,
+    check: bool,
+    out: Workspace | None,
+    outer: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None,
+) -> Gradients:
+    """Each sample's own gradient ``dC_i/dw_jk = delta_ij a_ik``, written straight into the result
+    (by the compiled ``outer`` kernel, else by NumPy's broadcast multiply)."""
+    n, L = X.shape[0], net.L
+    ws = workspace(net, n, per_sample=True) if out is None else out
+    dW, db = ws.dW, ws.db
+    trace = net._forward(X, check=check, out=ws.za)
+    dC0_da, delta, g_prime = _backward(net, trace, Y, loss, fused, out=(ws.dC0_da, ws.delta))
+    C0 = loss.C0(trace.a[L], Y, trace.z[L])
+    for l, (d, a_prev, gW) in enumerate(zip(delta, trace.a._values, dW)):
+        if outer is None:
             np.multiply(d[:, :, None], a_prev[:, None, :], out=gW)
-            if net.b is not None:
-                np.copyto(db[l], d)
-        C = np.add.reduce(C0) / n
-    else:
-        # dC/dW = sum_i s_i delta_i a_prev_i^T with s_i = 1/n (the article's mean) or w_i / sum w;
-        # s is applied to delta (n x n_l), the smallest array of the product
-        s = None if w is None else (w / w.sum())[:, None]
-        for l, (d, a_prev, gW, d_mean) in enumerate(zip(delta, trace.a._values, dW, ws.scratch)):
-            if s is None:
-                np.divide(d, n, out=d_mean)
-            else:
-                np.multiply(d, s, out=d_mean)
-            np.matmul(d_mean.T, a_prev, out=gW)
-            if net.b is not None:
-                np.add.reduce(d_mean, axis=0, out=db[l])
-        C = np.add.reduce(C0) / n if s is None else s[:, 0] @ C0
-    return Gradients(
-        **_parts(net, trace, C0, dC0_da, delta, dW, db, g_prime), C=float(C), per_sample=per_sample, loss=loss
-    )
+        else:
+            outer(d, np.ascontiguousarray(a_prev), gW)
+        if net.b is not None:
+            np.copyto(db[l], d)
+    C = np.add.reduce(C0) / n
+    return Gradients(**_parts(net, trace, C0, dC0_da, delta, dW, db, g_prime), C=float(C), per_sample=True, loss=loss)
 
 
 def _parts(
@@ -459,7 +485,7 @@ def workspace(net: Network, n: int, per_sample: bool = False) -> Workspace:
         shapes += [(n, m) for m in sizes[1:]] if net.bias else []
     else:
         shapes.append((n_parameters(sizes, net.bias),))
-    bufs = carve(net.dtype, shapes)
+    bufs = carve(net.dtype, shapes, reuse=per_sample)
     (zs, as_, dC0_da, delta, scratch), _ = layer_views(bufs[0], n, sizes)
     if per_sample:
         dW, db, flat = bufs[1 : L + 1], bufs[L + 1 :], None
