@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import chainrule as cr
+from chainrule import _backend
 
 settings.register_profile(
     "ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
@@ -18,11 +20,35 @@ settings.register_profile("dev", max_examples=100, deadline=None, suppress_healt
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-@pytest.fixture(scope="module", params=["numpy", "numba"])
+@contextlib.contextmanager
+def computational_path(name: str):
+    """``"numpy"``; ``"numba"``: the whole pass compiled, for every network; ``"hybrid"``: NumPy's
+    matrix products with compiled loops between them (what "auto" does for large networks)."""
+    if name == "hybrid":
+        with cr.backend("auto"), _patched(_backend, "COMPILED_WORK", -1):
+            yield name
+    else:
+        with cr.backend(name):
+            yield name
+
+
+@contextlib.contextmanager
+def _patched(obj, attr, value):
+    old = getattr(obj, attr)
+    setattr(obj, attr, value)
+    try:
+        yield
+    finally:
+        setattr(obj, attr, old)
+
+
+PATHS = ["numpy", "numba", "hybrid"]
+
+
+@pytest.fixture(scope="module", params=PATHS)
 def each_backend(request):
-    """Runs a whole test module once per computational path: NumPy, and the compiled kernels
-    (the "numba" backend uses them for every network, whatever its size)."""
-    with cr.backend(request.param):
+    """Runs a whole test module once per computational path (see :func:`computational_path`)."""
+    with computational_path(request.param):
         yield request.param
 
 

@@ -8,10 +8,13 @@ arithmetic. Large networks spend their time in matrix products, which BLAS does 
 
 Backends:
 
-* ``"auto"`` (default when numba is installed): compiled for networks and batches up to
-  :data:`COMPILED_WORK` multiply-adds per product sweep, NumPy above; per-sample gradients
-  always write their outer products with the threaded kernel;
-* ``"numba"``: compiled wherever the kernel applies (every built-in activation and loss);
+* ``"auto"`` (default when numba is installed): the whole pass compiled for networks and
+  batches up to :data:`COMPILED_WORK` multiply-adds per product sweep; above, NumPy's BLAS does
+  the matrix products and compiled loops do everything between them in one pass per layer
+  (bias, activation and NaN test; loss; ``delta``; the mean and ``db``) instead of NumPy's
+  several; per-sample gradients write their outer products with the threaded kernel;
+* ``"numba"``: the whole pass compiled wherever the kernel applies (every built-in activation
+  and loss);
 * ``"numpy"``: NumPy only (default without numba).
 
 The environment variable ``CHAINRULE_BACKEND`` sets the backend at import.
@@ -101,6 +104,7 @@ class Plan(NamedTuple):
     sizes: np.ndarray
     codes: np.ndarray
     alphas: np.ndarray
+    layers: tuple  # (code, alpha) per layer as Python numbers, for calls from Python
     work: int
     pad: int
     logmax: float
@@ -123,14 +127,16 @@ def _plan_for(net: Any) -> Plan | None:
         sizes=np.array(sizes, dtype=np.int64),
         codes=np.array(codes, dtype=np.int64),
         alphas=np.array([getattr(g, "alpha", 0.0) for g in gs]),
+        layers=tuple((code, float(getattr(g, "alpha", 0.0))) for code, g in zip(codes, gs)),
         work=sum(sizes[l] * sizes[l - 1] for l in range(1, len(sizes))),
         pad=64 // net.dtype.itemsize,
         logmax=_LOG_MAX[net.dtype.char],
     )
 
 
-def compiled_plan(net: Any, loss: Loss, n: int) -> tuple[Plan, int] | None:
-    """The plan and loss code when the compiled kernel computes this gradient, else None."""
+def compiled_plan(net: Any, loss: Loss, n: int) -> tuple[Plan, int, bool] | None:
+    """The plan, the loss code and whether the whole pass is compiled (else only what lies
+    between the matrix products) when compiled code computes this gradient; else None."""
     choice = _backend[0]
     if choice == "numpy":
         return None
@@ -143,9 +149,7 @@ def compiled_plan(net: Any, loss: Loss, n: int) -> tuple[Plan, int] | None:
         if entry is None:
             return None
         _plans[net] = entry
-    if choice == "auto" and n * entry.work > COMPILED_WORK:
-        return None
-    return entry, loss_code
+    return entry, loss_code, choice == "numba" or n * entry.work <= COMPILED_WORK
 
 
 @functools.lru_cache(maxsize=256)

@@ -22,37 +22,39 @@ _ALIGN = 64  # bytes: a cache line, and more than any SIMD load needs
 _SMALL = 64 * 1024  # bytes: below this the allocator never returns memory to the system
 
 
-#: blocks of at least this many bytes may be reused (see :func:`carve`); smaller ones the C
-#: allocator keeps by itself, larger ones it maps fresh from the operating system every time
-REUSE_MIN = 32 * 1024 * 1024
-_kept: list[np.ndarray] = []  # at most one block, kept for reuse
+#: blocks of at least this many bytes may be reused (see :func:`carve`): glibc's threshold above
+#: which memory is mapped fresh from the operating system on every allocation (page faults and
+#: all) instead of coming from the heap it keeps
+REUSE_MIN = 128 * 1024
+_kept: dict[str, np.ndarray] = {}  # one block per kind of result, kept for reuse
 
 
-def _block(nbytes: int, reuse: bool) -> np.ndarray:
-    if not reuse or nbytes < REUSE_MIN:
+def _block(nbytes: int, reuse: str | None) -> np.ndarray:
+    if reuse is None or nbytes < REUSE_MIN:
         return np.empty(nbytes, dtype=np.uint8)
-    # sys.getrefcount counts the list's reference and its own argument: 2 means no array made
+    block = _kept.get(reuse)
+    # sys.getrefcount counts the dict's reference and its own argument: 2 means no array made
     # from the block is alive any more (every view of it holds a reference to it as its base)
-    if _kept and _kept[0].nbytes >= nbytes and sys.getrefcount(_kept[0]) == 2:
-        return _kept[0]
-    _kept[:] = [np.empty(nbytes, dtype=np.uint8)]
-    return _kept[0]
+    if block is not None and block.nbytes >= nbytes and sys.getrefcount(block) == 3:  # + `block`
+        return block
+    block = _kept[reuse] = np.empty(nbytes, dtype=np.uint8)
+    return block
 
 
 def release_memory() -> None:
-    """Let go of the memory block chainrule keeps for reuse (see :func:`carve`)."""
+    """Let go of the memory blocks chainrule keeps for reuse (see :func:`carve`)."""
     _kept.clear()
 
 
-def carve(dtype: np.dtype, shapes: Sequence[tuple[int, ...]], reuse: bool = False) -> list[np.ndarray]:
+def carve(dtype: np.dtype, shapes: Sequence[tuple[int, ...]], reuse: str | None = None) -> list[np.ndarray]:
     """Uninitialised C-contiguous arrays of ``dtype`` and the given shapes, views into one new block
     (or, when they are small together, separate arrays).
 
-    ``reuse=True`` (per-sample gradients, tens of megabytes): a block of at least
-    :data:`REUSE_MIN` bytes is kept after use, and the next call takes it again when no array
-    made from it is alive any more, instead of mapping new memory and faulting it in page by
-    page (which takes longer than computing the gradients). Results that are still referenced
-    are never touched; :func:`release_memory` drops the kept block.
+    ``reuse`` names a kind of result (``"mean"``, ``"per_sample"``): a block of at least
+    :data:`REUSE_MIN` bytes is kept after use, one per kind, and the next call takes it again
+    when no array made from it is alive any more, instead of mapping new memory and faulting it
+    in page by page (for per-sample gradients that takes longer than computing them). Results
+    that are still referenced are never touched; :func:`release_memory` drops the kept blocks.
     """
     dtype = np.dtype(dtype)
     sizes = [math.prod(shape) * dtype.itemsize for shape in shapes]

@@ -73,7 +73,8 @@ class Gradients:
     of memory, so keeping any one of them keeps the whole block: ``copy()`` the arrays you store
     for long when memory matters. The per-layer lists are made on first access. A per-sample
     result of 32 MB or more reuses the block of the previous one once no array of that one is
-    alive (:func:`chainrule.release_memory` lets the kept block go).
+    alive, and so does a mean result of 128 KB or more (:func:`chainrule.release_memory` lets
+    the kept blocks go).
     """
 
     __slots__ = ("C", "per_sample", "loss", "_parts", "_make")
@@ -337,10 +338,16 @@ def _gradients(
     if fused and not per_sample:
         plan = compiled_plan(net, loss, X.shape[0])
         if plan is not None:
-            result = _compiled_gradients(net, X, Y, loss, plan, w, check, out, teach)
-            if result is not None:
-                if check_Y and not math.isfinite(result.C):
+            if plan[2]:  # the whole pass compiled: a NaN or inf in Y shows in C, scanned only then
+                result = _compiled_gradients(net, X, Y, loss, plan, w, check, out, teach)
+                if result is not None and check_Y and not math.isfinite(result.C):
                     check_finite("Y", Y)
+            else:  # large: the scan costs little beside the products
+                if check_Y:
+                    check_finite("Y", Y)
+                    check_Y = False
+                result = _hybrid_gradients(net, X, Y, loss, plan, w, check, out, teach)
+            if result is not None:
                 return result
     if check_Y:
         check_finite("Y", Y)
@@ -425,7 +432,7 @@ def _compiled_gradients(
     X: np.ndarray,
     Y: np.ndarray,
     loss: Loss,
-    plan: tuple[Plan, int],
+    plan: tuple[Plan, int, bool],
     w: np.ndarray | None,
     check: bool,
     out: Workspace | None,
@@ -433,10 +440,10 @@ def _compiled_gradients(
 ) -> Gradients | None:
     """The fused mean gradient by the compiled kernel; None when ``check`` finds a non-finite
     ``z^(l)`` (NumPy then names the culprit, or carries on exactly as it would)."""
-    p, loss_code = plan
+    p, loss_code, _ = plan
     n = X.shape[0]
     if out is None:
-        buf, flat = carve(net.dtype, [(buffer_length(n, net.sizes, p.pad),), (net._flat.shape[0],)])
+        buf, flat = carve(net.dtype, [(buffer_length(n, net.sizes, p.pad),), (net._flat.shape[0],)], reuse="mean")
     else:
         buf, flat = out.buf, out.flat
     X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
@@ -455,6 +462,51 @@ def _compiled_gradients(
     return Gradients._deferred(C, False, loss, make)
 
 
+def _hybrid_gradients(
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    loss: Loss,
+    plan: tuple[Plan, int, bool],
+    w: np.ndarray | None,
+    check: bool,
+    out: Workspace | None,
+    teach: bool,
+) -> Gradients | None:
+    """The fused mean gradient with NumPy's BLAS for the matrix products and compiled loops for
+    all between them, one pass each: ``z += b``, the NaN test and ``a = g(z)``; the loss;
+    ``delta``; ``s_i delta_i`` with ``db``. None as for :func:`_compiled_gradients`."""
+    p, loss_code, _ = plan
+    k = kernels()
+    n, L = X.shape[0], net.L
+    ws = workspace(net, n) if out is None else out
+    Ws = net.W._values
+    bs = net.b._values if net.b is not None else [_NO_BIAS[net.dtype.char]] * L
+    as_ = [X]
+    for i, ((z, a), (code, alpha)) in enumerate(zip(ws.za, p.layers)):
+        np.matmul(as_[i], Ws[i].T, out=z)
+        if not k.layer_forward(z, bs[i], code, alpha, p.logmax, a, check):
+            return None
+        as_.append(a)
+    s = None if w is None else w / w.sum()
+    zs = [z for z, _ in ws.za]
+    dbs = ws.db if net.b is not None else bs
+    for i in range(L - 1, -1, -1):
+        z, a, da, delta = zs[i], as_[i + 1], ws.dC0_da[i], ws.delta[i]
+        if i < L - 1 or not k.loss_layer(loss_code, z, a, Y, ws.C0, da, delta, teach):
+            k.backward(p.layers[i][0], p.layers[i][1], p.logmax, z, a, da, delta)
+        if i > 0:
+            np.matmul(delta, Ws[i], out=ws.dC0_da[i - 1])
+        k.layer_mean(delta, s, ws.scratch[i], dbs[i])
+        np.matmul(ws.scratch[i].T, as_[i], out=ws.dW[i])
+    trace = Trace(a=LayerList(as_, first=0, name="a"), z=LayerList(zs, first=1, name="z"))
+    parts = _parts(net, trace, ws.C0, ws.dC0_da, ws.delta, ws.dW, ws.db)
+    return Gradients(**parts, C=k.weighted_mean(ws.C0, s), per_sample=False, loss=loss)
+
+
+_NO_BIAS = {np.dtype(t).char: np.empty(0, dtype=t) for t in (np.float32, np.float64)}
+
+
 @dataclass(frozen=True)
 class Workspace:
     """The arrays one gradient of ``n`` samples writes, carved from one block of memory.
@@ -467,6 +519,7 @@ class Workspace:
     """
 
     buf: np.ndarray
+    C0: np.ndarray
     za: list[tuple[np.ndarray, np.ndarray]]
     dC0_da: list[np.ndarray]
     delta: list[np.ndarray]
@@ -485,15 +538,15 @@ def workspace(net: Network, n: int, per_sample: bool = False) -> Workspace:
         shapes += [(n, m) for m in sizes[1:]] if net.bias else []
     else:
         shapes.append((n_parameters(sizes, net.bias),))
-    bufs = carve(net.dtype, shapes, reuse=per_sample)
-    (zs, as_, dC0_da, delta, scratch), _ = layer_views(bufs[0], n, sizes)
+    bufs = carve(net.dtype, shapes, reuse="per_sample" if per_sample else "mean")
+    (zs, as_, dC0_da, delta, scratch), C0 = layer_views(bufs[0], n, sizes)
     if per_sample:
         dW, db, flat = bufs[1 : L + 1], bufs[L + 1 :], None
     else:
         flat = bufs[1]
         dW, db = parameter_views(flat, sizes, net.bias)
     return Workspace(
-        buf=bufs[0], za=list(zip(zs, as_)), dC0_da=dC0_da, delta=delta, scratch=scratch, dW=dW, db=db, flat=flat
+        buf=bufs[0], C0=C0, za=list(zip(zs, as_)), dC0_da=dC0_da, delta=delta, scratch=scratch, dW=dW, db=db, flat=flat
     )
 
 
