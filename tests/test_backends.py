@@ -227,12 +227,14 @@ def test_per_sample_gradients_leave_the_blas_threads_as_they_found_them():
     def blas_threads():
         return [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
 
-    before = blas_threads()
     net = cr.Network([8, 6, 3], seed=0)
     rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(50, 8)), rng.normal(size=(50, 3))
     with cr.backend("numba"):
-        cr.gradients(net, rng.normal(size=(50, 8)), rng.normal(size=(50, 3)), per_sample=True)
-    assert blas_threads() == before
+        cr.gradients(net, X, Y)  # the kernels' BLAS (SciPy's) is loaded by now
+        before = blas_threads()
+        cr.gradients(net, X, Y, per_sample=True)
+    assert blas_threads() == before and len(before) >= 1
 
 
 def test_without_threadpoolctl_per_sample_gradients_run_on_one_thread(monkeypatch):
@@ -248,3 +250,45 @@ def test_without_threadpoolctl_per_sample_gradients_run_on_one_thread(monkeypatc
         ref = cr.gradients(net, X, Y, per_sample=True)
     for a, b in zip(got.dW, ref.dW):
         np.testing.assert_array_equal(a, b)
+
+
+def test_mean_results_reuse_their_workspace_only_once_nothing_holds_any_of_it():
+    net = cr.Network([30, 20, 3], seed=0)
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(200, 30)), rng.normal(size=(200, 3))
+    with computational_path("hybrid"):
+        ref = cr.gradients(net, X, Y).dW[1].copy()
+        first = cr.gradients(net, X, Y)
+        second = cr.gradients(net, X * 2, Y)
+        assert not np.shares_memory(first.dW[1], second.dW[1])
+        for keep in (lambda g: g.dW[1], lambda g: g.dW[1][3], lambda g: g.trace, lambda g: g.C0[:2]):
+            kept = keep(second)  # an array of the result, a view of one, the trace, ...
+            block = weakref.ref(second.dW[1].base)
+            del second
+            second = cr.gradients(net, X, Y)
+            assert second.dW[1].base is not block()  # still held: not written over
+            del kept
+        np.testing.assert_array_equal(first.dW[1], ref)
+        block = weakref.ref(second.dW[1].base)
+        del second
+        third = cr.gradients(net, X, Y)  # nothing holds the previous one: its workspace again
+        assert block() is not None and third.dW[1].base is block()
+        np.testing.assert_array_equal(third.dW[1], ref)
+
+
+@pytest.mark.parametrize("name", PATHS)
+def test_threads_computing_gradients_at_once_never_share_a_result(name):
+    from concurrent.futures import ThreadPoolExecutor
+
+    net = cr.Network([30, 20, 3], seed=0)
+    rng = np.random.default_rng(0)
+    Y = rng.normal(size=(200, 3))
+    inputs = [rng.normal(size=(200, 30)) for _ in range(2)]
+    with computational_path(name):
+        expected = [cr.gradients(net, X, Y).dW[1].copy() for X in inputs]
+
+        def work(i):  # each result checked, then dropped, so that its memory may be reused
+            return all(np.array_equal(cr.gradients(net, inputs[i], Y).dW[1], expected[i]) for _ in range(100))
+
+        with ThreadPoolExecutor(2) as pool:
+            assert all(pool.map(work, [0, 1, 0, 1]))
