@@ -1,4 +1,5 @@
-r"""The fused forward and backward pass as one compiled loop nest (numba), for the mean gradient.
+r"""Compiled (numba) pieces of backpropagation: the whole pass for a small network, the work between
+the matrix products for a large one, and per-sample outer products.
 
 Each layer computes the same equations as the NumPy path in :mod:`chainrule.backprop`:
 
@@ -7,10 +8,16 @@ Each layer computes the same equations as the NumPy path in :mod:`chainrule.back
     dC0/da^(l-1) = delta^(l) W^(l)                                              (the recursion)
     dC/dW^(l) = sum_i s_i delta_i^(l) a_i^(l-1)T,  dC/db^(l) = sum_i s_i delta_i^(l)  (x term 3, mean)
 
-with ``s_i = 1/n`` (the article's mean) or the normalised sample weights. What it saves is not
-arithmetic but the ~30 separate NumPy calls of a pass, each a few microseconds of Python, which
-is all the time a small network's gradient takes. Matrix products above a few thousand
-multiply-adds go to BLAS (``np.dot``), smaller ones are plain loops.
+with ``s_i = 1/n`` (the article's mean) or the normalised sample weights.
+
+* :func:`mean_gradient` is the whole pass in one call. What it saves is not arithmetic but the
+  ~30 separate NumPy calls of a pass, each a few microseconds of Python, which is all the time a
+  small network's gradient takes. Matrix products above a few thousand multiply-adds go to BLAS
+  (``np.dot``, SciPy's), smaller ones are plain loops.
+* :func:`layer_forward`, :func:`loss_layer`, :func:`backward` and :func:`layer_mean` are its
+  per-layer steps; for a large network :mod:`chainrule.backprop` calls them between NumPy's
+  matrix products, one pass each where NumPy makes several.
+* :func:`outer_products` writes per-sample gradients ``delta_i a_i^T``.
 
 This module imports numba; :mod:`chainrule._backend` imports it only when numba is installed.
 Everything here trusts its inputs (validated at the public edge): C-contiguous arrays of one
