@@ -292,3 +292,17 @@ def test_threads_computing_gradients_at_once_never_share_a_result(name):
 
         with ThreadPoolExecutor(2) as pool:
             assert all(pool.map(work, [0, 1, 0, 1]))
+
+
+def test_release_memory_lets_the_kept_memory_go():
+    from chainrule import _memory
+
+    net = cr.Network([30, 20, 3], seed=0)
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(500, 30)), rng.normal(size=(500, 3))
+    with computational_path("hybrid"):
+        cr.gradients(net, X, Y)
+        cr.gradients(net, X, Y, per_sample=True)
+    assert _memory.kept_workspaces and _memory._kept
+    cr.release_memory()
+    assert not _memory.kept_workspaces and not _memory._kept

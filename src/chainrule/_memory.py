@@ -27,6 +27,8 @@ _SMALL = 64 * 1024  # bytes: below this the allocator never returns memory to th
 #: all) instead of coming from the heap it keeps
 REUSE_MIN = 128 * 1024
 _kept: dict[str, np.ndarray] = {}  # one block per kind of result, kept for reuse
+#: the workspaces of the last few mean-gradient results, with their views (see chainrule.backprop)
+kept_workspaces: dict[tuple, tuple] = {}
 
 
 def _block(nbytes: int, reuse: str | None) -> np.ndarray:
@@ -42,8 +44,10 @@ def _block(nbytes: int, reuse: str | None) -> np.ndarray:
 
 
 def release_memory() -> None:
-    """Let go of the memory blocks chainrule keeps for reuse (see :func:`carve`)."""
+    """Let go of the memory chainrule keeps for reuse: the blocks of dropped results (see
+    :func:`carve`) and the workspaces of the last few mean gradients."""
     _kept.clear()
+    kept_workspaces.clear()
 
 
 def carve(dtype: np.dtype, shapes: Sequence[tuple[int, ...]], reuse: str | None = None) -> list[np.ndarray]:

@@ -29,6 +29,7 @@ import numpy as np
 
 from ._backend import Plan, buffer_length, compiled_outer_products, compiled_plan, kernels
 from ._memory import carve, layer_views, pad_of
+from ._memory import kept_workspaces as _spaces  # (key -> workspace, what it holds, reference counts)
 from ._validation import as_inputs, as_sample_weight, as_targets, check_finite
 from .errors import ChainruleError
 from .layers import LayerList
@@ -72,10 +73,9 @@ class Gradients:
     -----
     The arrays of one result are fresh (no two calls share memory) and are carved from one block
     of memory, so keeping any one of them keeps the whole block: ``copy()`` the arrays you store
-    for long when memory matters. The per-layer lists are made on first access. A per-sample
-    result of 32 MB or more reuses the block of the previous one once no array of that one is
-    alive, and so does a mean result of 128 KB or more (:func:`chainrule.release_memory` lets
-    the kept blocks go).
+    for long when memory matters. The per-layer lists are made on first access. A result of
+    128 KB or more reuses the memory of the previous result of its kind once nothing refers to
+    that one or to any of its arrays (:func:`chainrule.release_memory` lets the kept memory go).
     """
 
     __slots__ = ("C", "per_sample", "loss", "_parts", "_make")
@@ -551,9 +551,6 @@ def workspace(net: Network, n: int, per_sample: bool = False) -> Workspace:
     )
 
 
-_spaces: dict[tuple, tuple[Workspace, tuple[Any, ...], list[int]]] = {}  # the last few, for reuse
-
-
 def _refcounts(objects: tuple[Any, ...]) -> list[int]:
     return [sys.getrefcount(x) for x in objects]
 
@@ -574,7 +571,7 @@ def _result_space(net: Network, n: int) -> Workspace:
     held = (ws, ws.buf.base, ws.buf, ws.flat, ws.C0, *ws.za, *[x for z_a in ws.za for x in z_a])
     held += (*ws.dC0_da, *ws.delta, *ws.scratch, *ws.dW, *ws.db)
     _spaces.pop(key, None)
-    if len(_spaces) >= 8:
+    if len(_spaces) >= 4:
         del _spaces[next(iter(_spaces))]
     _spaces[key] = (ws, held, [])
     del held
