@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import weakref
 
 import numpy as np
@@ -176,11 +177,33 @@ def test_backend_names_are_checked(monkeypatch):
     with pytest.raises(cr.ChainruleError, match="unknown backend 'gpu'; the backends are auto, numba, numpy"):
         cr.set_backend("gpu")
     monkeypatch.setattr(_backend, "_kernels", None)
+    monkeypatch.setattr(_backend, "_installed", False)
     with pytest.raises(cr.ChainruleError, match="needs numba: pip install numba"):
         cr.set_backend("numba")
     previous = cr.set_backend("numpy")
     assert cr.get_backend() == "numpy"
     cr.set_backend(previous)
+
+
+def test_a_numba_that_fails_to_import_leaves_numpy_with_a_warning(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def failing(name, *args, **kwargs):
+        if name == "numba" or name.startswith("numba."):
+            raise ImportError("Numba needs NumPy 2.3 or less")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(_backend, "_kernels", None)
+    monkeypatch.setattr(_backend, "_installed", True)
+    monkeypatch.setattr(_backend, "_backend", ["auto"])
+    monkeypatch.delitem(sys.modules, "chainrule._kernels", raising=False)  # so that it is imported again
+    monkeypatch.delattr(cr, "_kernels", raising=False)
+    monkeypatch.setattr(builtins, "__import__", failing)
+    with pytest.warns(RuntimeWarning, match=r"numba could not be imported \(Numba needs NumPy 2.3 or less\)"):
+        g = cr.gradients(cr.Network([2, 3, 1], seed=0), [[0.5, -1.0]], [[1.0]])
+    assert cr.get_backend() == "numpy" and g._make is None
 
 
 def test_without_numba_everything_runs_on_numpy():

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import os
+import warnings
 import weakref
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -36,10 +38,16 @@ from .activations import _LOG_MAX, ACTIVATIONS
 from .errors import ChainruleError
 from .losses import LOSSES, Loss
 
-try:
-    from . import _kernels
-except ImportError:  # numba is not installed: NumPy only
-    _kernels = None  # type: ignore[assignment]
+
+def _numba_installed() -> bool:
+    try:
+        return importlib.util.find_spec("numba") is not None
+    except (ImportError, ValueError, AttributeError):
+        return False
+
+
+_installed = _numba_installed()  # looked up, not imported: importing numba takes 0.15 s
+_kernels: Any = None  # chainrule._kernels, imported on first use
 
 __all__ = ["BACKENDS", "backend", "get_backend", "set_backend"]
 
@@ -55,13 +63,30 @@ LOSS_CODES = {"squared_error": 0, "mse": 1, "cross_entropy": 2, "binary_cross_en
 #: the cores beside NumPy's own BLAS threads; above it, products dominate and NumPy does them.
 COMPILED_WORK = 1 << 18
 
-_backend = ["auto" if _kernels is not None else "numpy"]
+_backend = ["auto" if _installed else "numpy"]
+
+
+def _load() -> bool:
+    """Import the compiled kernels (once); False, and NumPy from then on, when numba fails to import
+    (a NumPy newer than the installed numba supports, for example)."""
+    global _kernels, _installed
+    if _kernels is None and _installed:
+        try:
+            from . import _kernels as kernels_module
+        except ImportError as exc:
+            _installed = False
+            if _backend[0] == "auto":
+                _backend[0] = "numpy"
+            warnings.warn(f"numba could not be imported ({exc}); chainrule computes on NumPy", RuntimeWarning, 2)
+        else:
+            _kernels = kernels_module
+    return _kernels is not None
 
 
 def _check_name(name: Any) -> str:
     if name not in BACKENDS:
         raise ChainruleError(f"unknown backend {name!r}; the backends are {', '.join(BACKENDS)}")
-    if name == "numba" and _kernels is None:
+    if name == "numba" and not _load():
         raise ChainruleError("the numba backend needs numba: pip install numba (or pip install 'chainrule[fast]')")
     return name
 
@@ -138,7 +163,7 @@ def compiled_plan(net: Any, loss: Loss, n: int) -> tuple[Plan, int, bool] | None
     """The plan, the loss code and whether the whole pass is compiled (else only what lies
     between the matrix products) when compiled code computes this gradient; else None."""
     choice = _backend[0]
-    if choice == "numpy":
+    if choice == "numpy" or (_kernels is None and not _load()):
         return None
     loss_code = LOSS_CODES.get(loss.name)
     if loss_code is None or type(loss) is not LOSSES[loss.name]:
@@ -176,7 +201,7 @@ def compiled_outer_products() -> tuple[Any, contextlib.AbstractContextManager]:
     threaded kernel right after threaded products ran slower than a single-threaded one).
     Without threadpoolctl the kernel runs on one thread.
     """
-    if _backend[0] == "numpy":
+    if _backend[0] == "numpy" or (_kernels is None and not _load()):
         return None, contextlib.nullcontext()
     if not _blas:
         try:
