@@ -329,3 +329,20 @@ def test_release_memory_lets_the_kept_memory_go():
     assert _memory.kept_workspaces and _memory._kept
     cr.release_memory()
     assert not _memory.kept_workspaces and not _memory._kept
+
+
+@pytest.mark.parametrize("name", PATHS)
+def test_results_pickle_and_copy_on_every_path(name):
+    import copy
+    import pickle
+
+    net = cr.Network([4, 3, 2], seed=0)
+    X, Y = np.random.default_rng(0).normal(size=(5, 4)), np.array([0, 1, 1, 0, 1])
+    with computational_path(name):
+        g = cr.gradients(net, X, Y)
+    for h in (pickle.loads(pickle.dumps(g)), copy.deepcopy(g), copy.copy(g)):
+        assert h.C == g.C and h.loss == g.loss and not h.per_sample
+        for a, b in zip(_arrays(h), _arrays(g), strict=True):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(AttributeError, match="read-only"):
+        g.C = 0.0

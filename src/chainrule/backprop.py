@@ -154,6 +154,10 @@ class Gradients:
     def trace(self) -> Trace:
         return self._part("trace")
 
+    def __reduce__(self) -> tuple:  # pickle and copy the lists themselves, not how they are made
+        parts = (self.dW, self.db, self.C, self.C0, self.dC0_da, self.delta, self.g_prime, self.trace)
+        return (Gradients, (*parts, self.per_sample, self.loss))
+
     def __repr__(self) -> str:
         kind = "per sample" if self.per_sample else "mean"
         return f"Gradients({kind}, C={self.C!r}, loss={self.loss}, dW={self.dW!r})"
