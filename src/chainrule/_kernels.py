@@ -32,6 +32,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic, overload
 
+from ._backend import ACTIVATION_CODES, LOSS_CODES
 from ._memory import block_offsets
 
 __all__ = [
@@ -49,9 +50,13 @@ __all__ = [
     "weighted_mean",
 ]
 
-# activation codes (see chainrule._backend.ACTIVATION_CODES) and loss codes (LOSS_CODES)
-IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTPLUS, SOFTMAX = range(7)
-SQUARED_ERROR, MSE, CROSS_ENTROPY, BINARY_CROSS_ENTROPY = range(4)
+# the codes of the activations and losses (compile-time constants here)
+IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTPLUS, SOFTMAX = (
+    ACTIVATION_CODES[name] for name in ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax")
+)
+SQUARED_ERROR, MSE, CROSS_ENTROPY, BINARY_CROSS_ENTROPY = (
+    LOSS_CODES[name] for name in ("squared_error", "mse", "cross_entropy", "binary_cross_entropy")
+)
 
 _SMALL_PRODUCT = 4096  # multiply-adds below which a loop beats a BLAS call
 
