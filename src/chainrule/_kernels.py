@@ -14,8 +14,8 @@ with ``s_i = 1/n`` (the article's mean) or the normalised sample weights.
   ~30 separate NumPy calls of a pass, each a few microseconds of Python, which is all the time a
   small network's gradient takes. Matrix products above a few thousand multiply-adds go to BLAS
   (``np.dot``, SciPy's), smaller ones are plain loops.
-* :func:`layer_forward`, :func:`loss_layer`, :func:`backward` and :func:`layer_mean` are its
-  per-layer steps; for a large network :mod:`chainrule.backprop` calls them between NumPy's
+* :func:`layer_forward`, :func:`loss_layer`, :func:`layer_backward` and :func:`layer_mean` are
+  its per-layer steps; for a large network :mod:`chainrule.backprop` calls them between NumPy's
   matrix products, one pass each where NumPy makes several.
 * :func:`outer_products` writes per-sample gradients ``delta_i a_i^T``.
 
@@ -37,6 +37,7 @@ from ._memory import block_offsets
 
 __all__ = [
     "activate",
+    "layer_backward",
     "backward",
     "block_offsets_compiled",
     "exp",
@@ -213,80 +214,158 @@ def _sigmoid_for(v, logmax):
 
 
 @_jit
-def activate(code, alpha, logmax, z, a):
-    """a = g(z), the activation ``code`` (one loop per activation, so that each vectorises)."""
+def activate(code, alpha, logmax, z, b, a):
+    """``z += b``, then ``a = g(z)`` for the activation ``code``, in one pass over ``z``; returns the
+    sum of ``z - z`` over all entries, 0 exactly when ``z`` holds no NaN or inf. One loop per
+    activation, so that each vectorises; the sum is kept in ``z``'s own precision for the same
+    reason."""
     n, m = z.shape
+    total = z[0, 0] - z[0, 0]
     if code == SOFTMAX:
         for r in range(n):
+            for j in range(m):
+                v = z[r, j] + b[j]
+                z[r, j] = v
+                total += v - v
             top = z[r, 0]
             for j in range(1, m):
                 top = max(top, z[r, j])
-            total = 0.0
+            sum_e = 0.0
             for j in range(m):
                 e = np.exp(z[r, j] - top)
                 a[r, j] = e
-                total += e
+                sum_e += e
             for j in range(m):
-                a[r, j] /= total
+                a[r, j] /= sum_e
     elif code == SIGMOID:
         for r in range(n):
             for j in range(m):
-                a[r, j] = sigmoid(z[r, j], logmax)
+                v = z[r, j] + b[j]
+                z[r, j] = v
+                total += v - v
+                a[r, j] = sigmoid(v, logmax)
     elif code == TANH:
         for r in range(n):
             for j in range(m):
-                a[r, j] = np.tanh(z[r, j])
+                v = z[r, j] + b[j]
+                z[r, j] = v
+                total += v - v
+                a[r, j] = np.tanh(v)
     elif code == RELU:
         for r in range(n):
             for j in range(m):
-                a[r, j] = max(z[r, j], 0.0)
+                v = z[r, j] + b[j]
+                z[r, j] = v
+                total += v - v
+                a[r, j] = max(v, 0.0)
     elif code == LEAKY_RELU:
         for r in range(n):
             for j in range(m):
-                v = z[r, j]
+                v = z[r, j] + b[j]
+                z[r, j] = v
+                total += v - v
                 a[r, j] = v if v > 0 else alpha * v
     elif code == SOFTPLUS:
         for r in range(n):
             for j in range(m):
-                v = z[r, j]
+                v = z[r, j] + b[j]
+                z[r, j] = v
+                total += v - v
                 a[r, j] = max(v, 0.0) + np.log1p(np.exp(-abs(v)))
     else:
-        a[:, :] = z
+        for r in range(n):
+            for j in range(m):
+                v = z[r, j] + b[j]
+                z[r, j] = v
+                total += v - v
+                a[r, j] = v
+    return total
 
 
 @_jit
-def backward(code, alpha, logmax, z, a, da, delta):
-    """delta = dC0/da * g'(z) (for softmax: the Jacobian applied, a * (da - sum_m a_m da_m))."""
+def backward(code, alpha, logmax, z, a, da, delta, shares, scaled, db):
+    """``delta = dC0/da * g'(z)`` (for softmax: the Jacobian applied, ``a * (da - sum_m a_m da_m)``),
+    ``scaled_i = shares_i delta_i`` and ``db += sum_i scaled_i``, in one pass. One loop per
+    activation, so that each vectorises."""
     n, m = z.shape
     if code == SOFTMAX:
         for r in range(n):
             inner = 0.0
             for j in range(m):
                 inner += da[r, j] * a[r, j]
+            share = shares[r]
             for j in range(m):
-                delta[r, j] = (da[r, j] - inner) * a[r, j]
+                d = (da[r, j] - inner) * a[r, j]
+                delta[r, j] = d
+                scaled[r, j] = d * share
+                db[j] += d * share
     elif code == SIGMOID:
         for r in range(n):
+            share = shares[r]
             for j in range(m):
-                delta[r, j] = da[r, j] * ((1.0 - a[r, j]) * a[r, j])
+                d = da[r, j] * ((1 - a[r, j]) * a[r, j])
+                delta[r, j] = d
+                scaled[r, j] = d * share
+                db[j] += d * share
     elif code == TANH:
         for r in range(n):
+            share = shares[r]
             for j in range(m):
-                delta[r, j] = da[r, j] * (1.0 - a[r, j] * a[r, j])
+                d = da[r, j] * (1 - a[r, j] * a[r, j])
+                delta[r, j] = d
+                scaled[r, j] = d * share
+                db[j] += d * share
     elif code == RELU:
         for r in range(n):
+            share = shares[r]
             for j in range(m):
-                delta[r, j] = da[r, j] if z[r, j] > 0 else 0.0 * da[r, j]
+                d = da[r, j] if z[r, j] > 0 else 0 * da[r, j]
+                delta[r, j] = d
+                scaled[r, j] = d * share
+                db[j] += d * share
     elif code == LEAKY_RELU:
         for r in range(n):
+            share = shares[r]
             for j in range(m):
-                delta[r, j] = da[r, j] * (1.0 if z[r, j] > 0 else alpha)
+                d = da[r, j] if z[r, j] > 0 else alpha * da[r, j]
+                delta[r, j] = d
+                scaled[r, j] = d * share
+                db[j] += d * share
     elif code == SOFTPLUS:
         for r in range(n):
+            share = shares[r]
             for j in range(m):
-                delta[r, j] = da[r, j] * sigmoid(z[r, j], logmax)
+                d = da[r, j] * sigmoid(z[r, j], logmax)
+                delta[r, j] = d
+                scaled[r, j] = d * share
+                db[j] += d * share
     else:
-        delta[:, :] = da
+        for r in range(n):
+            share = shares[r]
+            for j in range(m):
+                d = da[r, j]
+                delta[r, j] = d
+                scaled[r, j] = d * share
+                db[j] += d * share
+
+
+@_jit
+def _shares(s, n, dtype):
+    """Each sample's share of the mean: ``s``, or ``1/n`` each when ``s`` is None."""
+    if s is None:
+        return np.full(n, 1.0 / n, dtype)
+    return s.astype(dtype)
+
+
+@_jit
+def layer_backward(code, alpha, logmax, z, a, da, delta, s, scaled, db):
+    """The backward step of one hidden layer: ``delta`` (terms 1 x 2), ``scaled_i = s_i delta_i``
+    (``s`` None: ``1/n``, the article's mean) and ``db = sum_i scaled_i`` (when ``db`` has entries),
+    in one pass; the caller's ``scaled^T a^(l-1)`` is then ``dC/dW^(l)``."""
+    n, m = z.shape
+    sums = db if db.shape[0] else np.empty(m, delta.dtype)
+    sums[:] = 0
+    backward(code, alpha, logmax, z, a, da, delta, _shares(s, n, delta.dtype), scaled, sums)
 
 
 @_jit
@@ -334,30 +413,11 @@ def loss_layer(code, z, a, Y, C0, da, delta, teach):
 
 
 @_jit
-def _all_finite(x):
-    """Whether the 2-D ``x`` holds no NaN or inf: ``v * 0`` is 0 for finite ``v`` and NaN otherwise,
-    so one sum answers for all, and it vectorises (an early exit would not)."""
-    n, m = x.shape
-    total = 0.0
-    for r in range(n):
-        for j in range(m):
-            total += x[r, j] * 0.0
-    return total == 0.0
-
-
-@_jit
 def layer_forward(z, b, code, alpha, logmax, a, check):
-    """``z += b`` (when ``b`` has entries), then ``a = g(z)``; False, with ``a`` unwritten, when
-    ``check`` is on and ``z`` holds NaN or inf."""
-    n, m = z.shape
-    if b.shape[0]:
-        for r in range(n):
-            for j in range(m):
-                z[r, j] += b[j]
-    if check and not _all_finite(z):
-        return False
-    activate(code, alpha, logmax, z, a)
-    return True
+    """``z += b`` (no bias when ``b`` is empty), then ``a = g(z)``; False when ``check`` is on and
+    ``z`` holds NaN or inf (``a`` is then not to be used)."""
+    bias = b if b.shape[0] else np.zeros(z.shape[1], z.dtype)
+    return activate(code, alpha, logmax, z, bias, a) == 0 or not check
 
 
 @_jit
@@ -438,8 +498,11 @@ def mean_gradient(X, Y, theta, sizes, codes, alphas, loss, bias, s, buf, grad, p
         da = buf[off[5 * i + 2] : off[5 * i + 2] + n * m].reshape(n, m)
         delta = buf[off[5 * i + 3] : off[5 * i + 3] + n * m].reshape(n, m)
         scaled = buf[off[5 * i + 4] : off[5 * i + 4] + n * m].reshape(n, m)
-        if i < L - 1 or not loss_layer(loss, z, a, Y, C0, da, delta, teach):
-            backward(codes[i], alphas[i], logmax, z, a, da, delta)
+        db = grad[at[i] + m * k : at[i + 1]]
+        if i == L - 1 and loss_layer(loss, z, a, Y, C0, da, delta, teach):
+            layer_mean(delta, s, scaled, db)  # the loss's shortcut gave delta^(L)
+        else:
+            layer_backward(codes[i], alphas[i], logmax, z, a, da, delta, s, scaled, db)
         if i > 0:
             _product_nn(
                 delta,
@@ -449,7 +512,6 @@ def mean_gradient(X, Y, theta, sizes, codes, alphas, loss, bias, s, buf, grad, p
             a_prev = buf[off[5 * i - 4] : off[5 * i - 4] + n * k].reshape(n, k)
         else:
             a_prev = X
-        layer_mean(delta, s, scaled, grad[at[i] + m * k : at[i + 1]])
         _product_tn(scaled, a_prev, grad[at[i] : at[i] + m * k].reshape(m, k))
     return 0, weighted_mean(C0, s)
 

@@ -480,7 +480,7 @@ def _hybrid_gradients(
 ) -> Gradients | None:
     """The fused mean gradient with NumPy's BLAS for the matrix products and compiled loops for
     all between them, one pass each: ``z += b``, the NaN test and ``a = g(z)``; the loss;
-    ``delta``; ``s_i delta_i`` with ``db``. None as for :func:`_compiled_gradients`."""
+    ``delta``, ``s_i delta_i`` and ``db``. None as for :func:`_compiled_gradients`."""
     p, loss_code, _ = plan
     k = kernels()
     n, L = X.shape[0], net.L
@@ -497,13 +497,14 @@ def _hybrid_gradients(
     zs = [z for z, _ in ws.za]
     dbs = ws.db if net.b is not None else bs
     for i in range(L - 1, -1, -1):
-        z, a, da, delta = zs[i], as_[i + 1], ws.dC0_da[i], ws.delta[i]
-        if i < L - 1 or not k.loss_layer(loss_code, z, a, Y, ws.C0, da, delta, teach):
-            k.backward(p.layers[i][0], p.layers[i][1], p.logmax, z, a, da, delta)
+        z, a, da, delta, scaled = zs[i], as_[i + 1], ws.dC0_da[i], ws.delta[i], ws.scratch[i]
+        if i == L - 1 and k.loss_layer(loss_code, z, a, Y, ws.C0, da, delta, teach):
+            k.layer_mean(delta, s, scaled, dbs[i])  # the loss's shortcut gave delta^(L)
+        else:
+            k.layer_backward(p.layers[i][0], p.layers[i][1], p.logmax, z, a, da, delta, s, scaled, dbs[i])
         if i > 0:
             np.matmul(delta, Ws[i], out=ws.dC0_da[i - 1])
-        k.layer_mean(delta, s, ws.scratch[i], dbs[i])
-        np.matmul(ws.scratch[i].T, as_[i], out=ws.dW[i])
+        np.matmul(scaled.T, as_[i], out=ws.dW[i])
     trace = Trace(a=LayerList(as_, first=0, name="a"), z=LayerList(zs, first=1, name="z"))
     parts = _parts(net, trace, ws.C0, ws.dC0_da, ws.delta, ws.dW, ws.db)
     return Gradients(**parts, C=k.weighted_mean(ws.C0, s), per_sample=False, loss=loss)
