@@ -181,6 +181,33 @@ def time_torch(torch, kind: str, sizes: list[int], batch: int, dtype: np.dtype) 
     return {"torch.func": median_time(torch_func_per_sample(torch, net, X, Y))}
 
 
+def time_products(torch, sizes: list[int], batch: int, dtype: np.dtype) -> tuple[float, float]:
+    """The matrix products of one gradient alone (L forward, L for dW, L-1 for dC0/da), into
+    preallocated outputs: NumPy's BLAS and PyTorch's, seconds each. What is left of a gradient's
+    time beyond these is everything else an implementation does."""
+    net, X, _ = problem(sizes, batch, dtype)
+    rng = np.random.default_rng(1)
+    a = [X] + [rng.random((batch, m)).astype(dtype) for m in sizes[1:-1]]
+    d = [rng.random((batch, m)).astype(dtype) for m in sizes[1:]]
+    Ws = net.W.to_list()
+    z, dW = [np.empty((batch, m), dtype) for m in sizes[1:]], [np.empty_like(W) for W in Ws]
+    da = [np.empty((batch, m), dtype) for m in sizes[1:-1]]
+
+    def products(mm, Ws, a, d, z, dW, da):
+        for l in range(len(Ws)):
+            mm(a[l], Ws[l].T, out=z[l])
+            mm(d[l].T, a[l], out=dW[l])
+            if l:
+                mm(d[l], Ws[l], out=da[l - 1])
+
+    arrays = (Ws, a, d, z, dW, da)
+    tensors = tuple([torch.from_numpy(x) for x in group] for group in arrays)
+    return (
+        median_time(lambda: products(np.matmul, *arrays)),
+        median_time(lambda: products(torch.matmul, *tensors)),
+    )
+
+
 def time_jax(kind: str, sizes: list[int], batch: int, dtype: np.dtype) -> dict[str, float]:
     """JAX ``jit(grad)`` (``jit(vmap(grad))`` per sample), checked against chainrule before timing."""
     import jax
@@ -258,6 +285,7 @@ def main() -> None:
         jobs += [("per-sample", "mnist-like", *CASES["mnist-like"], dt) for dt in (np.float64, np.float32)]
     peak = {d: matmul_peak(np.dtype(d)) for d in ("float64", "float32")}
     times = [time_numpy_peers(kind, sizes, batch, dt) for kind, _, sizes, batch, dt in jobs]
+    products: dict[tuple[str, str], tuple[float, float]] = {}
     if not args.no_torch:
         try:
             import torch
@@ -265,8 +293,10 @@ def main() -> None:
             print("torch is not installed: no PyTorch rows (pip install -e '.[bench]')")
         else:
             torch.set_num_threads(min(2, os.cpu_count() or 1))
-            for t, (kind, _, sizes, batch, dt) in zip(times, jobs):
+            for t, (kind, name, sizes, batch, dt) in zip(times, jobs):
                 t.update(time_torch(torch, kind, sizes, batch, dt))
+                if kind == "mean" and name in ("mnist-like", "wide"):
+                    products[(name, np.dtype(dt).name)] = time_products(torch, sizes, batch, dt)
     if not args.no_jax:
         try:
             import jax  # noqa: F401
@@ -322,12 +352,20 @@ def main() -> None:
                     f"{name:<12}{label:<17}{dtype:<9}{peer:<12}{row['us']['chainrule']:>13.1f}"
                     f"{row['us'][peer]:>11.1f}{ratio:>7.2f}{perf}"
                 )
+    if products:
+        print("the matrix products of one mean gradient alone, us: NumPy's BLAS, PyTorch's, their ratio")
+        for (name, dtype), (ours, theirs) in products.items():
+            print(f"{name:<12}{dtype:<9}{ours * 1e6:>11.1f}{theirs * 1e6:>11.1f}{ours / theirs:>7.2f}")
     if args.json:
         result = {
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__},
             "blas": blas,
             "matmul_peak_gflops": peak,
             "rows": rows,
+            "products_us": [
+                {"case": name, "dtype": dtype, "numpy": ours * 1e6, "pytorch": theirs * 1e6}
+                for (name, dtype), (ours, theirs) in products.items()
+            ],
         }
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)
