@@ -185,14 +185,17 @@ def test_backend_names_are_checked(monkeypatch):
     cr.set_backend(previous)
 
 
-def test_a_numba_that_fails_to_import_leaves_numpy_with_a_warning(monkeypatch):
+@pytest.mark.parametrize(
+    "error", [ImportError("Numba needs NumPy 2.3 or less"), RuntimeError("cannot cache function: no locator available")]
+)
+def test_kernels_that_fail_to_load_leave_numpy_with_a_warning(monkeypatch, error):
     import builtins
 
     real_import = builtins.__import__
 
     def failing(name, *args, **kwargs):
         if name == "numba" or name.startswith("numba."):
-            raise ImportError("Numba needs NumPy 2.3 or less")
+            raise error
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(_backend, "_kernels", None)
@@ -201,7 +204,7 @@ def test_a_numba_that_fails_to_import_leaves_numpy_with_a_warning(monkeypatch):
     monkeypatch.delitem(sys.modules, "chainrule._kernels", raising=False)  # so that it is imported again
     monkeypatch.delattr(cr, "_kernels", raising=False)
     monkeypatch.setattr(builtins, "__import__", failing)
-    with pytest.warns(RuntimeWarning, match=r"numba could not be imported \(Numba needs NumPy 2.3 or less\)"):
+    with pytest.warns(RuntimeWarning, match=rf"kernels could not be loaded \({error}\); chainrule computes on NumPy"):
         g = cr.gradients(cr.Network([2, 3, 1], seed=0), [[0.5, -1.0]], [[1.0]])
     assert cr.get_backend() == "numpy" and g._make is None
 

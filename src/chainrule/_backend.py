@@ -68,17 +68,20 @@ _backend = ["auto" if _installed else "numpy"]
 
 
 def _load() -> bool:
-    """Import the compiled kernels (once); False, and NumPy from then on, when numba fails to import
-    (a NumPy newer than the installed numba supports, for example)."""
+    """Import the compiled kernels (once); False, and NumPy from then on, when that fails: numba
+    not importable (a NumPy newer than the installed numba supports, for example), or no writable
+    place for numba's cache of compiled kernels."""
     global _kernels, _installed
     if _kernels is None and _installed:
         try:
             from . import _kernels as kernels_module
-        except ImportError as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure here leaves the NumPy path, which always works
             _installed = False
             if _backend[0] == "auto":
                 _backend[0] = "numpy"
-            warnings.warn(f"numba could not be imported ({exc}); chainrule computes on NumPy", RuntimeWarning, 2)
+            warnings.warn(
+                f"the compiled kernels could not be loaded ({exc}); chainrule computes on NumPy", RuntimeWarning, 2
+            )
         else:
             _kernels = kernels_module
     return _kernels is not None
