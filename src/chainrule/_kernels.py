@@ -14,12 +14,12 @@ with ``s_i = 1/n`` (the article's mean) or the normalised sample weights.
   ~30 separate NumPy calls of a pass, each a few microseconds of Python, which is all the time a
   small network's gradient takes. Matrix products above a few thousand multiply-adds go to BLAS
   (``np.dot``, SciPy's), smaller ones are plain loops.
-* :func:`layer_forward`, :func:`loss_layer`, :func:`layer_backward` and :func:`layer_mean` are
-  its per-layer steps; for a large network :mod:`chainrule.backprop` calls them between NumPy's
-  matrix products, one pass each where NumPy makes several.
+* :func:`layer_forward`, :func:`loss_layer` and :func:`layer_backward` are its per-layer steps;
+  for a large network :mod:`chainrule.backprop` calls them between NumPy's matrix products, one
+  pass each where NumPy makes several.
 * :func:`outer_products` writes per-sample gradients ``delta_i a_i^T``.
 
-This module imports numba; :mod:`chainrule._backend` imports it only when numba is installed.
+This module imports numba; :mod:`chainrule._backend` imports it on first use, when numba is installed.
 Everything here trusts its inputs (validated at the public edge): C-contiguous arrays of one
 float dtype, shapes that match ``sizes``.
 """
@@ -43,7 +43,6 @@ __all__ = [
     "exp",
     "exp32",
     "layer_forward",
-    "layer_mean",
     "loss_layer",
     "mean_gradient",
     "outer_products",
@@ -213,140 +212,200 @@ def _sigmoid_for(v, logmax):
     return sigmoid64
 
 
+# The elementwise activations: g(v) and, for the backward pass, g'(z) from z and a = g(z).
 @_jit
-def activate(code, alpha, logmax, z, b, a):
-    """``z += b``, then ``a = g(z)`` for the activation ``code``, in one pass over ``z``; returns the
-    sum of ``z - z`` over all entries, 0 exactly when ``z`` holds no NaN or inf. One loop per
+def _g_identity(v, alpha, logmax):
+    return v
+
+
+@_jit
+def _g_sigmoid(v, alpha, logmax):
+    return sigmoid(v, logmax)
+
+
+@_jit
+def _g_tanh(v, alpha, logmax):
+    return np.tanh(v)
+
+
+@_jit
+def _g_relu(v, alpha, logmax):
+    return max(v, 0.0)
+
+
+@_jit
+def _g_leaky_relu(v, alpha, logmax):
+    return v if v > 0 else alpha * v
+
+
+@_jit
+def _g_softplus(v, alpha, logmax):
+    return max(v, 0.0) + np.log1p(np.exp(-abs(v)))
+
+
+@_jit
+def _g_prime_identity(z, a, alpha, logmax):
+    return 1.0
+
+
+@_jit
+def _g_prime_sigmoid(z, a, alpha, logmax):
+    return (1 - a) * a
+
+
+@_jit
+def _g_prime_tanh(z, a, alpha, logmax):
+    return 1 - a * a
+
+
+@_jit
+def _g_prime_relu(z, a, alpha, logmax):
+    return 1.0 if z > 0 else 0.0
+
+
+@_jit
+def _g_prime_leaky_relu(z, a, alpha, logmax):
+    return 1.0 if z > 0 else alpha
+
+
+@_jit
+def _g_prime_softplus(z, a, alpha, logmax):
+    return sigmoid(z, logmax)
+
+
+def _compiled(loop, name):
+    loop.__name__ = loop.__qualname__ = name  # its own name: numba's cache files are named after it
+    return _jit(loop)
+
+
+def _forward_loop(g, name):
+    """The forward pass over one layer for the elementwise ``g``: ``z += b``, ``a = g(z)``, and the
+    sum of ``z - z`` (0 exactly when ``z`` holds no NaN or inf), in one pass. A loop of its own per
     activation, so that each vectorises; the sum is kept in ``z``'s own precision for the same
     reason."""
+
+    def loop(z, b, alpha, logmax, a):
+        n, m = z.shape
+        total = z[0, 0] - z[0, 0]
+        for r in range(n):
+            for j in range(m):
+                v = z[r, j] + b[j]
+                z[r, j] = v
+                total += v - v
+                a[r, j] = g(v, alpha, logmax)
+        return total
+
+    return _compiled(loop, f"forward_{name}")
+
+
+def _backward_loop(g_prime, name):
+    """The backward pass over one layer for the elementwise ``g``: ``delta = dC0/da * g'(z)``,
+    ``scaled_i = shares_i delta_i`` and ``db += sum_i scaled_i``, in one pass (one loop per
+    activation, as for :func:`_forward_loop`)."""
+
+    def loop(z, a, da, delta, alpha, logmax, shares, scaled, db):
+        n, m = z.shape
+        for r in range(n):
+            share = shares[r]
+            for j in range(m):
+                d = da[r, j] * g_prime(z[r, j], a[r, j], alpha, logmax)
+                delta[r, j] = d
+                scaled[r, j] = d * share
+                db[j] += d * share
+
+    return _compiled(loop, f"backward_{name}")
+
+
+_forward_identity = _forward_loop(_g_identity, "identity")
+_forward_sigmoid = _forward_loop(_g_sigmoid, "sigmoid")
+_forward_tanh = _forward_loop(_g_tanh, "tanh")
+_forward_relu = _forward_loop(_g_relu, "relu")
+_forward_leaky_relu = _forward_loop(_g_leaky_relu, "leaky_relu")
+_forward_softplus = _forward_loop(_g_softplus, "softplus")
+_backward_identity = _backward_loop(_g_prime_identity, "identity")
+_backward_sigmoid = _backward_loop(_g_prime_sigmoid, "sigmoid")
+_backward_tanh = _backward_loop(_g_prime_tanh, "tanh")
+_backward_relu = _backward_loop(_g_prime_relu, "relu")
+_backward_leaky_relu = _backward_loop(_g_prime_leaky_relu, "leaky_relu")
+_backward_softplus = _backward_loop(_g_prime_softplus, "softplus")
+
+
+@_jit
+def _forward_softmax(z, b, a):
+    """As :func:`_forward_loop` for softmax, row by row: ``a_j = e^(z_j - max z) / sum_m e^(z_m - max z)``."""
     n, m = z.shape
     total = z[0, 0] - z[0, 0]
-    if code == SOFTMAX:
-        for r in range(n):
-            for j in range(m):
-                v = z[r, j] + b[j]
-                z[r, j] = v
-                total += v - v
-            top = z[r, 0]
-            for j in range(1, m):
-                top = max(top, z[r, j])
-            sum_e = 0.0
-            for j in range(m):
-                e = np.exp(z[r, j] - top)
-                a[r, j] = e
-                sum_e += e
-            for j in range(m):
-                a[r, j] /= sum_e
-    elif code == SIGMOID:
-        for r in range(n):
-            for j in range(m):
-                v = z[r, j] + b[j]
-                z[r, j] = v
-                total += v - v
-                a[r, j] = sigmoid(v, logmax)
-    elif code == TANH:
-        for r in range(n):
-            for j in range(m):
-                v = z[r, j] + b[j]
-                z[r, j] = v
-                total += v - v
-                a[r, j] = np.tanh(v)
-    elif code == RELU:
-        for r in range(n):
-            for j in range(m):
-                v = z[r, j] + b[j]
-                z[r, j] = v
-                total += v - v
-                a[r, j] = max(v, 0.0)
-    elif code == LEAKY_RELU:
-        for r in range(n):
-            for j in range(m):
-                v = z[r, j] + b[j]
-                z[r, j] = v
-                total += v - v
-                a[r, j] = v if v > 0 else alpha * v
-    elif code == SOFTPLUS:
-        for r in range(n):
-            for j in range(m):
-                v = z[r, j] + b[j]
-                z[r, j] = v
-                total += v - v
-                a[r, j] = max(v, 0.0) + np.log1p(np.exp(-abs(v)))
-    else:
-        for r in range(n):
-            for j in range(m):
-                v = z[r, j] + b[j]
-                z[r, j] = v
-                total += v - v
-                a[r, j] = v
+    for r in range(n):
+        for j in range(m):
+            v = z[r, j] + b[j]
+            z[r, j] = v
+            total += v - v
+        top = z[r, 0]
+        for j in range(1, m):
+            top = max(top, z[r, j])
+        sum_e = 0.0
+        for j in range(m):
+            e = np.exp(z[r, j] - top)
+            a[r, j] = e
+            sum_e += e
+        for j in range(m):
+            a[r, j] /= sum_e
     return total
 
 
 @_jit
-def backward(code, alpha, logmax, z, a, da, delta, shares, scaled, db):
-    """``delta = dC0/da * g'(z)`` (for softmax: the Jacobian applied, ``a * (da - sum_m a_m da_m)``),
-    ``scaled_i = shares_i delta_i`` and ``db += sum_i scaled_i``, in one pass. One loop per
-    activation, so that each vectorises."""
-    n, m = z.shape
+def _backward_softmax(a, da, delta, shares, scaled, db):
+    """As :func:`_backward_loop` for softmax: its Jacobian applied, ``delta = a * (da - sum_m a_m da_m)``."""
+    n, m = a.shape
+    for r in range(n):
+        inner = 0.0
+        for j in range(m):
+            inner += da[r, j] * a[r, j]
+        share = shares[r]
+        for j in range(m):
+            d = (da[r, j] - inner) * a[r, j]
+            delta[r, j] = d
+            scaled[r, j] = d * share
+            db[j] += d * share
+
+
+@_jit
+def activate(code, alpha, logmax, z, b, a):
+    """``z += b``, then ``a = g(z)`` for the activation ``code``, in one pass over ``z``; returns the
+    sum of ``z - z`` over all entries, 0 exactly when ``z`` holds no NaN or inf."""
+    if code == SIGMOID:
+        return _forward_sigmoid(z, b, alpha, logmax, a)
+    if code == TANH:
+        return _forward_tanh(z, b, alpha, logmax, a)
+    if code == RELU:
+        return _forward_relu(z, b, alpha, logmax, a)
+    if code == LEAKY_RELU:
+        return _forward_leaky_relu(z, b, alpha, logmax, a)
+    if code == SOFTPLUS:
+        return _forward_softplus(z, b, alpha, logmax, a)
     if code == SOFTMAX:
-        for r in range(n):
-            inner = 0.0
-            for j in range(m):
-                inner += da[r, j] * a[r, j]
-            share = shares[r]
-            for j in range(m):
-                d = (da[r, j] - inner) * a[r, j]
-                delta[r, j] = d
-                scaled[r, j] = d * share
-                db[j] += d * share
-    elif code == SIGMOID:
-        for r in range(n):
-            share = shares[r]
-            for j in range(m):
-                d = da[r, j] * ((1 - a[r, j]) * a[r, j])
-                delta[r, j] = d
-                scaled[r, j] = d * share
-                db[j] += d * share
+        return _forward_softmax(z, b, a)
+    return _forward_identity(z, b, alpha, logmax, a)
+
+
+@_jit
+def backward(code, alpha, logmax, z, a, da, delta, shares, scaled, db):
+    """``delta = dC0/da * g'(z)`` (for softmax: the Jacobian applied), ``scaled_i = shares_i delta_i``
+    and ``db += sum_i scaled_i``, in one pass."""
+    if code == SIGMOID:
+        _backward_sigmoid(z, a, da, delta, alpha, logmax, shares, scaled, db)
     elif code == TANH:
-        for r in range(n):
-            share = shares[r]
-            for j in range(m):
-                d = da[r, j] * (1 - a[r, j] * a[r, j])
-                delta[r, j] = d
-                scaled[r, j] = d * share
-                db[j] += d * share
+        _backward_tanh(z, a, da, delta, alpha, logmax, shares, scaled, db)
     elif code == RELU:
-        for r in range(n):
-            share = shares[r]
-            for j in range(m):
-                d = da[r, j] if z[r, j] > 0 else 0 * da[r, j]
-                delta[r, j] = d
-                scaled[r, j] = d * share
-                db[j] += d * share
+        _backward_relu(z, a, da, delta, alpha, logmax, shares, scaled, db)
     elif code == LEAKY_RELU:
-        for r in range(n):
-            share = shares[r]
-            for j in range(m):
-                d = da[r, j] if z[r, j] > 0 else alpha * da[r, j]
-                delta[r, j] = d
-                scaled[r, j] = d * share
-                db[j] += d * share
+        _backward_leaky_relu(z, a, da, delta, alpha, logmax, shares, scaled, db)
     elif code == SOFTPLUS:
-        for r in range(n):
-            share = shares[r]
-            for j in range(m):
-                d = da[r, j] * sigmoid(z[r, j], logmax)
-                delta[r, j] = d
-                scaled[r, j] = d * share
-                db[j] += d * share
+        _backward_softplus(z, a, da, delta, alpha, logmax, shares, scaled, db)
+    elif code == SOFTMAX:
+        _backward_softmax(a, da, delta, shares, scaled, db)
     else:
-        for r in range(n):
-            share = shares[r]
-            for j in range(m):
-                d = da[r, j]
-                delta[r, j] = d
-                scaled[r, j] = d * share
-                db[j] += d * share
+        _backward_identity(z, a, da, delta, alpha, logmax, shares, scaled, db)
 
 
 @_jit
@@ -359,9 +418,10 @@ def _shares(s, n, dtype):
 
 @_jit
 def layer_backward(code, alpha, logmax, z, a, da, delta, s, scaled, db):
-    """The backward step of one hidden layer: ``delta`` (terms 1 x 2), ``scaled_i = s_i delta_i``
-    (``s`` None: ``1/n``, the article's mean) and ``db = sum_i scaled_i`` (when ``db`` has entries),
-    in one pass; the caller's ``scaled^T a^(l-1)`` is then ``dC/dW^(l)``."""
+    """The backward step of one layer: ``delta`` (terms 1 x 2), ``scaled_i = s_i delta_i`` (``s``
+    None: ``1/n``, the article's mean) and ``db = sum_i scaled_i`` (when ``db`` has entries), in one
+    pass; the caller's ``scaled^T a^(l-1)`` is then ``dC/dW^(l)``. Where a loss's shortcut has
+    already written ``delta^(L)``, the caller passes it as ``da`` with the identity's code."""
     n, m = z.shape
     sums = db if db.shape[0] else np.empty(m, delta.dtype)
     sums[:] = 0
@@ -421,48 +481,6 @@ def layer_forward(z, b, code, alpha, logmax, a, check):
 
 
 @_jit
-def _scale(delta, share, scaled):
-    n, m = delta.shape
-    for r in range(n):
-        for j in range(m):
-            scaled[r, j] = delta[r, j] * share
-
-
-@_jit
-def _scale_rows(delta, s, scaled):
-    n, m = delta.shape
-    for r in range(n):
-        share = s[r]
-        for j in range(m):
-            scaled[r, j] = delta[r, j] * share
-
-
-@_jit
-def _column_sums(x, out):
-    n, m = x.shape
-    for j in range(m):
-        out[j] = 0
-    for r in range(n):
-        row = x[r]
-        for j in range(m):
-            out[j] += row[j]
-
-
-@_jit
-def layer_mean(delta, s, scaled, db):
-    """``scaled_i = s_i delta_i`` (``s`` None: ``1/n``, the article's mean) and, when ``db`` has
-    entries, ``db = sum_i scaled_i``; the caller's ``scaled^T a^(l-1)`` is then ``dC/dW^(l)``.
-    (The loops live in small functions of their own: inlined here, they measured five times
-    slower, not vectorised.)"""
-    if s is None:
-        _scale(delta, 1.0 / delta.shape[0], scaled)
-    else:
-        _scale_rows(delta, s, scaled)
-    if db.shape[0]:
-        _column_sums(scaled, db)
-
-
-@_jit
 def mean_gradient(X, Y, theta, sizes, codes, alphas, loss, bias, s, buf, grad, pad, logmax, check, teach):
     """The forward pass, the backward recursion and the (weighted) mean gradient, in one call.
 
@@ -499,8 +517,8 @@ def mean_gradient(X, Y, theta, sizes, codes, alphas, loss, bias, s, buf, grad, p
         delta = buf[off[5 * i + 3] : off[5 * i + 3] + n * m].reshape(n, m)
         scaled = buf[off[5 * i + 4] : off[5 * i + 4] + n * m].reshape(n, m)
         db = grad[at[i] + m * k : at[i + 1]]
-        if i == L - 1 and loss_layer(loss, z, a, Y, C0, da, delta, teach):
-            layer_mean(delta, s, scaled, db)  # the loss's shortcut gave delta^(L)
+        if i == L - 1 and loss_layer(loss, z, a, Y, C0, da, delta, teach):  # delta^(L) is written
+            layer_backward(IDENTITY, 0.0, logmax, z, a, delta, delta, s, scaled, db)
         else:
             layer_backward(codes[i], alphas[i], logmax, z, a, da, delta, s, scaled, db)
         if i > 0:

@@ -498,10 +498,10 @@ def _hybrid_gradients(
     dbs = ws.db if net.b is not None else bs
     for i in range(L - 1, -1, -1):
         z, a, da, delta, scaled = zs[i], as_[i + 1], ws.dC0_da[i], ws.delta[i], ws.scratch[i]
+        code, alpha = p.layers[i]
         if i == L - 1 and k.loss_layer(loss_code, z, a, Y, ws.C0, da, delta, teach):
-            k.layer_mean(delta, s, scaled, dbs[i])  # the loss's shortcut gave delta^(L)
-        else:
-            k.layer_backward(p.layers[i][0], p.layers[i][1], p.logmax, z, a, da, delta, s, scaled, dbs[i])
+            code, alpha, da = k.IDENTITY, 0.0, delta  # the loss's shortcut wrote delta^(L): take it as it is
+        k.layer_backward(code, alpha, p.logmax, z, a, da, delta, s, scaled, dbs[i])
         if i > 0:
             np.matmul(delta, Ws[i], out=ws.dC0_da[i - 1])
         np.matmul(scaled.T, as_[i], out=ws.dW[i])
