@@ -23,7 +23,6 @@ The environment variable ``CHAINRULE_BACKEND`` sets the backend at import.
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib.util
 import os
 import warnings
@@ -33,7 +32,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._memory import block_offsets
 from .activations import _LOG_MAX, ACTIVATIONS
 from .errors import ChainruleError
 from .losses import LOSSES, Loss
@@ -179,12 +177,6 @@ def compiled_plan(net: Any, loss: Loss, n: int) -> tuple[Plan, int, bool] | None
             return None
         _plans[net] = entry
     return entry, loss_code, choice == "numba" or n * entry.work <= COMPILED_WORK
-
-
-@functools.lru_cache(maxsize=256)
-def buffer_length(n: int, sizes: tuple[int, ...], pad: int) -> int:
-    """The length of the flat buffer :func:`chainrule._memory.block_offsets` lays out."""
-    return int(block_offsets(n, sizes, pad)[-1])
 
 
 def kernels() -> Any:

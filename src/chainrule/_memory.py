@@ -10,13 +10,14 @@ Each call still gets its own block, so results are never shared between calls.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["block_offsets", "carve", "layer_views", "pad_of", "release_memory"]
+__all__ = ["block_offsets", "buffer_length", "carve", "layer_views", "pad_of", "release_memory"]
 
 _ALIGN = 64  # bytes: a cache line, and more than any SIMD load needs
 _SMALL = 64 * 1024  # bytes: below this the allocator never returns memory to the system
@@ -95,6 +96,12 @@ def block_offsets(n: int, sizes, pad: int) -> np.ndarray:
     off[5 * L] = at
     off[5 * L + 1] = at + n + (-n % pad)
     return off
+
+
+@functools.lru_cache(maxsize=256)
+def buffer_length(n: int, sizes: tuple[int, ...], pad: int) -> int:
+    """The length of the flat buffer :func:`block_offsets` lays out."""
+    return int(block_offsets(n, sizes, pad)[-1])
 
 
 def pad_of(dtype: np.dtype) -> int:

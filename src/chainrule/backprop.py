@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import Plan, buffer_length, compiled_outer_products, compiled_plan, kernels
-from ._memory import carve, layer_views, pad_of
+from ._backend import Plan, compiled_outer_products, compiled_plan, kernels
+from ._memory import buffer_length, carve, layer_views, pad_of
 from ._memory import kept_workspaces as _spaces  # (key -> workspace, what it holds, reference counts)
 from ._validation import as_inputs, as_sample_weight, as_targets, check_finite
 from .errors import ChainruleError
@@ -361,7 +361,7 @@ def _gradients(
         with threads:
             return _per_sample_gradients(net, X, Y, loss, fused, check, out, outer)
     n, L = X.shape[0], net.L
-    ws = workspace(net, n) if out is None else out
+    ws = _result_space(net, n) if out is None else out
     dW, db = ws.dW, ws.db
     trace = net._forward(X, check=check, out=ws.za)
     dC0_da, delta, g_prime = _backward(net, trace, Y, loss, fused, out=(ws.dC0_da, ws.delta), teach=teach)
