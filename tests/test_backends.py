@@ -302,6 +302,22 @@ def test_mean_results_reuse_their_workspace_only_once_nothing_holds_any_of_it():
         np.testing.assert_array_equal(third.dW[1], ref)
 
 
+@pytest.mark.parametrize("name", ["numpy", "hybrid"])
+def test_a_loop_that_holds_the_previous_result_reuses_the_one_before(name):
+    net = cr.Network([30, 20, 3], seed=0)
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(200, 30)), rng.normal(size=(200, 3))
+    with computational_path(name):
+        expected = [cr.gradients(net, X * (1 + i % 2), Y).dW[1].copy() for i in range(2)]
+        blocks = []
+        g = cr.gradients(net, X, Y)
+        for i in range(6):
+            g = cr.gradients(net, X * (1 + i % 2), Y)  # the previous g is alive while this one is computed
+            np.testing.assert_array_equal(g.dW[1], expected[i % 2])
+            blocks.append(weakref.ref(g.dW[1].base))
+    assert all(b() is not None for b in blocks) and len({id(b()) for b in blocks}) == 2  # two, taking turns
+
+
 @pytest.mark.parametrize("name", PATHS)
 def test_threads_computing_gradients_at_once_never_share_a_result(name):
     from concurrent.futures import ThreadPoolExecutor

@@ -28,8 +28,9 @@ _SMALL = 64 * 1024  # bytes: below this the allocator never returns memory to th
 #: all) instead of coming from the heap it keeps
 REUSE_MIN = 128 * 1024
 _kept: dict[str, np.ndarray] = {}  # one block per kind of result, kept for reuse
-#: the workspaces of the last few mean-gradient results, with their views (see chainrule.backprop)
-kept_workspaces: dict[tuple, tuple] = {}
+#: the workspaces of recent mean-gradient results, with their views: two per shape, for the last
+#: four shapes (see chainrule.backprop)
+kept_workspaces: dict[tuple, list] = {}
 
 
 def _block(nbytes: int, reuse: str | None) -> np.ndarray:

@@ -29,7 +29,7 @@ import numpy as np
 
 from ._backend import Plan, compiled_outer_products, compiled_plan, kernels
 from ._memory import buffer_length, carve, layer_views, pad_of
-from ._memory import kept_workspaces as _spaces  # (key -> workspace, what it holds, reference counts)
+from ._memory import kept_workspaces as _spaces  # key -> [(workspace, what it holds, reference counts)]
 from ._validation import as_inputs, as_sample_weight, as_targets, check_finite
 from .errors import ChainruleError
 from .layers import LayerList
@@ -74,8 +74,8 @@ class Gradients:
     The arrays of one result are fresh (no two calls share memory) and are carved from one block
     of memory, so keeping any one of them keeps the whole block: ``copy()`` the arrays you store
     for long when memory matters. The per-layer lists are made on first access. A result of
-    128 KB or more reuses the memory of the previous result of its kind once nothing refers to
-    that one or to any of its arrays (:func:`chainrule.release_memory` lets the kept memory go).
+    128 KB or more reuses the memory of an earlier result of its kind once nothing refers to that
+    one or to any of its arrays (:func:`chainrule.release_memory` lets the kept memory go).
     """
 
     __slots__ = ("C", "per_sample", "loss", "_parts", "_make")
@@ -544,7 +544,9 @@ def workspace(net: Network, n: int, per_sample: bool = False) -> Workspace:
         shapes += [(n, m) for m in sizes[1:]] if net.bias else []
     else:
         shapes.append((n_parameters(sizes, net.bias),))
-    bufs = carve(net.dtype, shapes, reuse="per_sample" if per_sample else "mean")
+    # a per-sample result's block is reused through carve; mean results reuse whole workspaces
+    # (views and all) through _result_space, which counts on nothing else holding their block
+    bufs = carve(net.dtype, shapes, reuse="per_sample" if per_sample else None)
     (zs, as_, dC0_da, delta, scratch), C0 = layer_views(bufs[0], n, sizes)
     if per_sample:
         dW, db, flat = bufs[1 : L + 1], bufs[L + 1 :], None
@@ -561,13 +563,14 @@ def _refcounts(objects: tuple[Any, ...]) -> list[int]:
 
 
 def _result_space(net: Network, n: int) -> Workspace:
-    """A workspace for one mean-gradient result: the one the previous result of this shape had,
-    when nothing refers to it or to any of its arrays any more (its views ready-made, 15 us on a
-    four-layer network), else a fresh one. Reference counts tell: each array of a result, and
-    every view of one, holds a reference to its block."""
+    """A workspace for one mean-gradient result: one of the two that earlier results of this shape
+    had, when nothing refers to it or to any of its arrays any more (its views ready-made, 15 us
+    on a four-layer network), else a fresh one. Two, so that ``g = gradients(...)`` in a loop,
+    which holds the previous result while computing the next, reuses the one before. Reference
+    counts tell: each array of a result, and every view of one, holds a reference to its block."""
     key = (net.sizes, n, net.dtype.char, net.bias)
-    entry = _spaces.get(key)
-    if entry is not None:
+    entries = _spaces.get(key, [])
+    for entry in entries:
         ws = entry[0]  # taken before the test: a second thread testing now sees it taken
         if _refcounts(entry[1]) == entry[2]:
             return ws
@@ -575,12 +578,12 @@ def _result_space(net: Network, n: int) -> Workspace:
     ws = workspace(net, n)
     held = (ws, ws.buf.base, ws.buf, ws.flat, ws.C0, *ws.za, *[x for z_a in ws.za for x in z_a])
     held += (*ws.dC0_da, *ws.delta, *ws.scratch, *ws.dW, *ws.db)
-    _spaces.pop(key, None)
+    _spaces.pop(key, None)  # the shapes used last stay, at most four of them
     if len(_spaces) >= 4:
         del _spaces[next(iter(_spaces))]
-    _spaces[key] = (ws, held, [])
+    entry = (ws, held, [])
+    _spaces[key] = [*entries[-1:], entry]
     del held
-    entry = _spaces[key]
     entry[2].extend(_refcounts(entry[1]))  # as the test above will see them when all is idle
     return ws
 
