@@ -6,13 +6,107 @@ or layer, what was expected, and what came.
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 import numpy as np
 
-from .errors import ChainruleError
+from .errors import ChainruleError, shown
 
-__all__ = ["as_inputs", "as_targets", "as_sample_weight", "all_finite", "check_finite", "as_numeric"]
+__all__ = [
+    "all_finite",
+    "as_bool",
+    "as_float",
+    "as_inputs",
+    "as_int",
+    "as_numeric",
+    "as_sample_weight",
+    "as_seed",
+    "as_targets",
+    "check_finite",
+]
+
+
+def _bounds(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low:g}")
+    if high is not None:
+        parts.append(f"{'<' if high_open else '<='} {high:g}")
+    return " and ".join(parts)
+
+
+def as_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as a Python int in ``[low, high]``; a clear error for ``None``, ``1.5``, ``"abc"``, ``True``.
+
+    >>> as_int("epochs", 3, low=1)
+    3
+    >>> as_int("epochs", 1.5, low=1)
+    Traceback (most recent call last):
+    ...
+    chainrule.errors.ChainruleError: epochs must be a whole number >= 1; got 1.5 (float)
+    """
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    if not ok and isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        ok, value = True, int(value)  # 10.0 is a whole number
+    rule = _bounds(low, high, False, False)
+    if not ok or (low is not None and value < low) or (high is not None and value > high):
+        raise ChainruleError(
+            f"{name} must be a whole number{' ' + rule if rule else ''}; got {shown(value)} ({type(value).__name__})"
+        )
+    return int(value)
+
+
+def as_float(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a finite Python float within the bounds (open or closed at each end).
+
+    >>> as_float("lr", "a", low=0, low_open=True)
+    Traceback (most recent call last):
+    ...
+    chainrule.errors.ChainruleError: lr must be a finite number > 0; got 'a' (str)
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    x = float(value) if ok else math.nan
+    bad = (
+        not math.isfinite(x)
+        or (low is not None and (x < low or (low_open and x == low)))
+        or (high is not None and (x > high or (high_open and x == high)))
+    )
+    if bad:
+        rule = _bounds(low, high, low_open, high_open)
+        raise ChainruleError(
+            f"{name} must be a finite number{' ' + rule if rule else ''}; got {shown(value)} ({type(value).__name__})"
+        )
+    return x
+
+
+def as_bool(name: str, value: Any) -> bool:
+    """``value`` if it is a bool (or NumPy bool); ``"no"`` or ``0.5`` are errors, not truthy."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ChainruleError(f"{name} must be True or False; got {shown(value)} ({type(value).__name__})")
+
+
+def as_seed(name: str, seed: Any) -> np.random.Generator:
+    """A NumPy Generator from ``seed``: None, a whole number >= 0, a SeedSequence or a Generator."""
+    if seed is None or isinstance(seed, (np.random.SeedSequence, np.random.BitGenerator)):
+        return np.random.default_rng(seed)
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, (bool, np.bool_)) and seed >= 0:
+        return np.random.default_rng(int(seed))
+    raise ChainruleError(
+        f"{name} must be None, a whole number >= 0 or a numpy Generator; got {shown(seed)} ({type(seed).__name__})"
+    )
 
 
 def as_numeric(name: str, values: Any, dtype: np.dtype) -> np.ndarray:
