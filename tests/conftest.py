@@ -194,6 +194,53 @@ def torch_gradients(net: cr.Network, X, Y, loss: str, per_sample: bool = False):
     return out[:L], (out[L:] if bs is not None else None)
 
 
+def jax_gradients(net: cr.Network, X, Y, loss: str, per_sample: bool = False):
+    """JAX autograd (``jax.grad``, ``jax.vmap`` for per-sample), float64: the oracle the test extra
+    installs (CPU-only from the package index). Same reductions as :func:`torch_gradients`."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    acts = {
+        "identity": lambda z: z,
+        "sigmoid": jax.nn.sigmoid,
+        "tanh": jnp.tanh,
+        "relu": jax.nn.relu,
+        "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.01),
+        "softplus": jax.nn.softplus,
+        "softmax": lambda z: jax.nn.softmax(z, axis=1),
+    }
+    names = [net.g[l].name for l in range(1, net.L + 1)]
+    bias = net.b is not None
+
+    def per_sample_loss(params, x, y):
+        Ws, bs = params
+        a = x
+        for l, W in enumerate(Ws):
+            z = a @ W.T
+            if bias:
+                z = z + bs[l]
+            a = acts[names[l]](z)
+        if loss == "squared_error":
+            return ((a - y) ** 2).sum(axis=1)
+        if loss == "mse":
+            return ((a - y) ** 2).sum(axis=1) / a.shape[1]
+        if loss == "cross_entropy":
+            return -(y * jnp.log(a)).sum(axis=1)
+        return -(y * jnp.log(a) + (1 - y) * jnp.log(1 - a)).sum(axis=1)
+
+    params = (
+        [jnp.asarray(np.asarray(W, dtype=np.float64)) for W in net.W],
+        [jnp.asarray(np.asarray(b, dtype=np.float64)) for b in net.b] if bias else [],
+    )
+    Xj, Yj = jnp.asarray(np.asarray(X, dtype=np.float64)), jnp.asarray(np.asarray(Y, dtype=np.float64))
+    if not per_sample:
+        dWs, dbs = jax.grad(lambda p: per_sample_loss(p, Xj, Yj).mean())(params)
+    else:
+        one = jax.grad(lambda p, x, y: per_sample_loss(p, x[None, :], y[None, :]).sum())
+        dWs, dbs = jax.vmap(one, in_axes=(None, 0, 0))(params, Xj, Yj)
+    return [np.asarray(g) for g in dWs], ([np.asarray(g) for g in dbs] if bias else None)
+
+
 def assert_close_rel(actual, expected, rtol: float, what: str = "", atol: float = 0.0) -> None:
     """Relative agreement scaled by the array's magnitude (entries near 0 are judged against it),
     plus ``atol`` for the rounding noise of finite differences."""

@@ -1,16 +1,17 @@
-"""Random networks (depth 1-4, widths 1-20) against PyTorch autograd in float64, to 1e-10 relative."""
+"""Random networks (depth 1-4, widths 1-20) against autograd in float64, to 1e-10 relative.
+
+Two independent oracles: JAX (``jax.grad``/``jax.vmap``; the test extra installs it, CPU-only) and
+PyTorch (``torch.autograd``; the ``oracle-torch`` extra, which ``.ci/run`` installs). A test whose
+oracle is not installed is skipped, and says so in pytest's summary.
+"""
 
 import numpy as np
 import pytest
-from conftest import assert_close_rel, torch_gradients
-from hypothesis import given
+from conftest import assert_close_rel, jax_gradients, torch_gradients
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-
-pytestmark = pytest.mark.usefixtures("each_backend")  # every test on each computational path
-
-pytest.importorskip("torch")
 
 ACTS = sorted(cr.ACTIVATIONS)
 
@@ -62,11 +63,43 @@ def _compare(ours, theirs, rtol, what):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("each_backend")  # on each computational path
 @given(problems())
 def test_mean_gradients_match_torch(problem):
+    pytest.importorskip("torch")
+    _check_mean(torch_gradients, problem)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("each_backend")
+@given(problems())
+def test_per_sample_gradients_match_torch(problem):
+    pytest.importorskip("torch")
+    _check_per_sample(torch_gradients, problem)
+
+
+# JAX compiles each operation for every new shape (0.3-2 s an example), so it sees fewer generated
+# networks, on the default path; the paths are held equal to each other by test_backends.py.
+@pytest.mark.slow
+@settings(max_examples=15)
+@given(problems())
+def test_mean_gradients_match_jax(problem):
+    pytest.importorskip("jax")
+    _check_mean(jax_gradients, problem)
+
+
+@pytest.mark.slow
+@settings(max_examples=6)
+@given(problems())
+def test_per_sample_gradients_match_jax(problem):
+    pytest.importorskip("jax")
+    _check_per_sample(jax_gradients, problem)
+
+
+def _check_mean(grads_of, problem):
     sizes, acts, loss, bias, n, seed = problem
     net, X, Y = _build(*problem)
-    tW, tb = torch_gradients(net, X, Y, loss)
+    tW, tb = grads_of(net, X, Y, loss)
     for fused in (True, False):
         g = cr.gradients(net, X, Y, loss=loss, fused=fused)
         for l in range(1, net.L + 1):
@@ -75,12 +108,10 @@ def test_mean_gradients_match_torch(problem):
                 _compare(g.db[l], tb[l - 1], 1e-10, f"db[{l}] fused={fused}")
 
 
-@pytest.mark.slow
-@given(problems())
-def test_per_sample_gradients_match_torch(problem):
+def _check_per_sample(grads_of, problem):
     sizes, acts, loss, bias, n, seed = problem
     net, X, Y = _build(*problem)
-    tW, tb = torch_gradients(net, X, Y, loss, per_sample=True)
+    tW, tb = grads_of(net, X, Y, loss, per_sample=True)
     g = cr.gradients(net, X, Y, loss=loss, per_sample=True)
     for l in range(1, net.L + 1):
         assert g.dW[l].shape == (n, sizes[l], sizes[l - 1])
