@@ -105,6 +105,8 @@ class Header:
     nbytes: int
     #: bytes of the member before the data (magic, header length, header)
     offset: int
+    #: the archive the member is in
+    path: Path | None = None
 
 
 def numeric_only(what: str) -> Callable[[Header], None]:
@@ -113,8 +115,8 @@ def numeric_only(what: str) -> Callable[[Header], None]:
     def check(h: Header) -> None:
         if h.dtype.kind not in "biuf":
             raise ChainruleError(
-                f"array {h.name!r} in the {what} has dtype {h.dtype} ({_kind_text(h.dtype)}); "
-                "expected numbers (bool, int, uint or float)"
+                f"{h.path}: the array {h.name!r} has dtype {h.dtype} ({_kind_text(h.dtype)}); "
+                f"a {what} holds numbers (bool, int, uint or float)"
             )
 
     return check
@@ -272,7 +274,7 @@ class NpzArchive:
         if any(n < 0 for n in shape) or len(shape) > 64:
             raise self._error(f"its array {name!r} has an impossible shape {shown(shape)}")
         nbytes = math.prod(shape) * dtype.itemsize
-        return Header(name, dtype, tuple(shape), bool(fortran_order), nbytes, 8 + len(size_bytes) + length)
+        return Header(name, dtype, tuple(shape), bool(fortran_order), nbytes, 8 + len(size_bytes) + length, self.path)
 
     def read(self, name: str, *, max_bytes: int | None = None) -> np.ndarray:
         """The array ``name``: header checked, size bounded, data read in chunks, CRC checked."""
