@@ -14,7 +14,7 @@ raises a raw ``MemoryError``), and a broken archive surfaces as ``BadZipFile``, 
    (at most 64 KiB) is read: dtype, shape and order. Object and structured dtypes are refused
    (chainrule never unpickles); the caller checks dtype and shape against what it expects;
 3. the data size the header implies is checked against the member's size in the zip directory,
-   against what the file's size can hold (at most :data:`MAX_DEFLATE_RATIO` to one when deflated),
+   against what its compressed bytes can hold (at most :data:`MAX_DEFLATE_RATIO` to one deflated),
    against the caller's ``max_bytes`` and against the memory available, all before anything is
    allocated;
 4. the data is read in chunks into one preallocated array (peak memory: the array itself), and
@@ -135,11 +135,15 @@ def _kind_text(dt: np.dtype) -> str:
 
 
 class NpzArchive:
-    """An open ``.npz`` archive read member by member, headers first.
+    """An open ``.npz`` archive read member by member, headers first::
 
-    >>> with NpzArchive(path, what="model file") as z:  # doctest: +SKIP
-    ...     h = z.header("W1")            # reads the header only
-    ...     W1 = z.read("W1")             # then the data, bounded and CRC-checked
+        with NpzArchive(path, what="model file") as z:
+            h = z.header("W1")  # reads the header only: h.dtype, h.shape, h.nbytes
+            W1 = z.read("W1")  # then the data, bounded and CRC-checked
+
+    Errors: a missing file is a ``FileNotFoundError``; a device, FIFO or folder, a broken zip,
+    an encrypted or bzip2/lzma member, a bad header, an object dtype, a size beyond the bounds
+    and a CRC mismatch are :class:`~chainrule.errors.ChainruleError` naming the path.
     """
 
     def __init__(self, path: Any, what: str = "file", *, name: str = "path") -> None:
@@ -196,7 +200,7 @@ class NpzArchive:
         except ChainruleError:
             raise
         except MemoryError:
-            raise ChainruleError(f"{lead}: not enough memory") from None
+            raise ChainruleError(f"{self.path}: not enough memory ({doing or 'opening it'})") from None
         except _CORRUPT as exc:
             raise ChainruleError(f"{lead}: {shown(str(exc) or type(exc).__name__)}") from None
         except OSError as exc:
@@ -302,9 +306,10 @@ class NpzArchive:
     def _check_size(self, h: Header, info: zipfile.ZipInfo, max_bytes: int | None) -> None:
         limits = []
         if info.compress_type == zipfile.ZIP_STORED:
-            limits.append((self._disk_size, "the file's size"))
+            limits.append((info.compress_size, f"its {info.compress_size} bytes in the archive (stored)"))
         else:
-            limits.append((self._disk_size * MAX_DEFLATE_RATIO, f"{MAX_DEFLATE_RATIO} times the file's size"))
+            packed = max(info.compress_size, 1024)
+            limits.append((packed * MAX_DEFLATE_RATIO, f"{MAX_DEFLATE_RATIO} times its {packed} bytes in the archive"))
         if max_bytes is not None:
             limits.append((max_bytes, f"the limit of {_size_text(max_bytes)}"))
         memory = available_memory()
