@@ -105,7 +105,7 @@ def test_gradcheck_command(model_and_data):
         (["explain", "--format", "pdf"], "argument --format: invalid choice: 'pdf'"),
         (["explain", "--data", "d.npz"], "--data needs --model"),
         (["explain", "--model", "m.npz"], "--model needs --data"),
-        (["explain", "--model", "missing.npz", "--data", "d.csv"], "no model file at missing.npz"),
+        (["explain", "--model", "missing.npz", "--data", "d.csv"], "no model file at this path: missing.npz"),
         (["gradcheck", "--loss", "hinge"], "argument --loss: invalid choice: 'hinge'"),
         (["fit"], "argument COMMAND: invalid choice: 'fit'"),
     ],
@@ -142,18 +142,22 @@ def test_train_with_no_arguments_on_digits(tmp_path):
     assert "on the built-in digits data" in out.stdout and "test accuracy" in out.stdout
     acc = float(out.stdout.split("test accuracy ")[1].split()[0])
     assert acc >= 0.95
+    # everything goes into a fresh folder, and the output says where
+    assert "saved in chainrule-run-1/: model.npz" in out.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chainrule-run-1"]
+    folder = tmp_path / "chainrule-run-1"
     for name in ("model.npz", "test.npz", "loss.png"):
-        assert (tmp_path / name).exists()
-    assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
+        assert (folder / name).exists()
+    assert (folder / "loss.png").read_bytes()[:4] == b"\x89PNG"
     # the printed explain command works as printed
     command = out.stdout.strip().splitlines()[-1].split()
     assert command[:2] == ["chainrule", "explain"]
     ex = run(*command[1:], cwd=tmp_path)
     assert ex.returncode == 0, ex.stderr
     assert "equals backprop's entry" in ex.stdout
-    ev = run("evaluate", "--model", "model.npz", "--data", "test.npz", cwd=tmp_path)
+    ev = run("evaluate", "--model", "model.npz", "--data", "test.npz", cwd=folder)
     assert ev.returncode == 0 and f"accuracy: {acc:.4f}" in ev.stdout and "confusion matrix" in ev.stdout
-    pr = run("predict", "--model", "model.npz", "--data", "test.npz", cwd=tmp_path)
+    pr = run("predict", "--model", "model.npz", "--data", "test.npz", cwd=folder)
     lines = pr.stdout.strip().splitlines()
     assert pr.returncode == 0 and lines[0].startswith("prediction,a0") and len(lines) == 1 + 359
 
@@ -176,11 +180,13 @@ def test_train_on_a_csv_with_any_labels(tmp_path):
         "--quiet",
         "--layers",
         "8",
+        "--out",
+        "run",
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
-    assert "2-8-2" in out.stdout and not (tmp_path / "loss.png").exists()
-    pr = run("predict", "--model", "model.npz", "--data", "d.csv", "--target", "kind", cwd=tmp_path)
+    assert "2-8-2" in out.stdout and not (tmp_path / "run" / "loss.png").exists()
+    pr = run("predict", "--model", "run/model.npz", "--data", "d.csv", "--target", "kind", cwd=tmp_path)
     preds = [line.split(",")[0] for line in pr.stdout.strip().splitlines()[1:]]
     assert set(preds) <= {"5", "7"} and np.mean(np.array(preds, dtype=int) == y) > 0.9
 
@@ -225,3 +231,139 @@ def test_predict_on_a_csv_of_inputs_alone(model_and_data):
     assert out.returncode == 0, out.stderr
     rows = out.stdout.strip().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == net.predict_classes(X).tolist()
+
+
+def test_train_never_overwrites_a_run_without_force(tmp_path):
+    first = run("train", "--dataset", "xor", "--epochs", "1", "--quiet", "--test-fraction", "0.25", cwd=tmp_path)
+    second = run("train", "--dataset", "xor", "--epochs", "1", "--quiet", "--test-fraction", "0.25", cwd=tmp_path)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "saved in chainrule-run-2/" in second.stdout  # the default is a fresh folder each time
+    model = tmp_path / "chainrule-run-1" / "model.npz"
+    before = model.read_bytes()
+    args = ["train", "--dataset", "xor", "--epochs", "2", "--quiet", "--test-fraction", "0.25", "--seed", "3"]
+    refused = run(*args, "--out", "chainrule-run-1", cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stdout == ""  # refused before anything ran
+    assert "already holds model.npz, test.npz, loss.png" in refused.stderr and "--force" in refused.stderr
+    assert model.read_bytes() == before
+    forced = run(*args, "--out", "chainrule-run-1", "--force", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert model.read_bytes() != before
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_divergence_in_the_first_epoch_saves_the_initial_weights_and_exits_1(tmp_path, optimizer):
+    out = run(
+        "train", "--epochs", "3", "--quiet", "--lr", "1e300", "--optimizer", optimizer, "--out", "r", cwd=tmp_path
+    )
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr and "Warning" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "diverged" in lines[0] and "r/model.npz" in lines[0]
+    net = cr.Network.load(tmp_path / "r" / "model.npz")
+    initial = cr.Network([64, 64, 10], activation="relu", output_activation="softmax", seed=0)
+    for l in range(1, net.L + 1):
+        assert np.isfinite(net.W[l]).all()
+    # the very first step diverged, so the weights kept are the initial ones
+    np.testing.assert_array_equal(net.W[1], initial.W[1])
+
+
+def test_divergence_later_keeps_the_last_finite_weights_and_exits_1(tmp_path):
+    out = run("train", "--epochs", "5", "--quiet", "--lr", "100", "--momentum", "0", "--out", "r", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "diverged" in out.stderr and "Traceback" not in out.stderr
+    net = cr.Network.load(tmp_path / "r" / "model.npz")
+    assert all(np.isfinite(net.W[l]).all() for l in range(1, net.L + 1))
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--epochs", "0"], "argument --epochs: must be >= 1, got 0"),
+        (["--epochs", "2.5"], "argument --epochs: '2.5' is not a whole number"),
+        (["--batch-size", "0"], "argument --batch-size: must be >= 1, got 0"),
+        (["--lr", "-1"], "argument --lr: must be > 0, got -1"),
+        (["--lr", "nan"], "argument --lr: must be > 0, got nan"),
+        (["--momentum", "1"], "argument --momentum: must be >= 0 and < 1, got 1"),
+        (["--test-fraction", "1"], "argument --test-fraction: must be between 0 and 1"),
+        (["--seed", "-1"], "argument --seed: must be >= 0"),
+        (["--layers", "0"], "layer sizes must be >= 1"),
+        (["--layers", "1000000000000"], "too large"),
+        (["--target", "x"], "--target chooses a column of a CSV"),
+    ],
+)
+def test_train_options_are_checked_before_anything_runs(tmp_path, args, message):
+    out = run("train", *args, cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stdout == "" and message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_banner_says_which_layers_are_hidden(tmp_path):
+    out = run("train", "--dataset", "iris", "--layers", "6,5", "--epochs", "1", "--quiet", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "training 4-6-5-3 (inputs 4, hidden layers 6, 5, outputs 3;" in out.stdout
+
+
+@pytest.mark.parametrize("command", ["train", "explain", "gradcheck", "predict", "evaluate"])
+def test_every_option_says_its_default(command):
+    from chainrule.cli import _parser
+
+    sub = next(a for a in _parser()._actions if a.dest == "command").choices[command]
+    for action in sub._actions:
+        if action.dest == "help" or action.required:
+            continue
+        assert "default" in sub._get_formatter()._get_help_string(action) % {"default": action.default}, (
+            f"chainrule {command} {action.option_strings[0]} does not say its default"
+        )
+
+
+@pytest.mark.parametrize(
+    "where", ["chainrule.cli.load_dataset", "chainrule.cli.evaluate", "chainrule.cli.Network.save"]
+)
+def test_ctrl_c_outside_training_is_one_line_and_exit_130(tmp_path, monkeypatch, capsys, where):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(where, interrupted)
+    assert main(["train", "--dataset", "xor", "--epochs", "1", "--quiet", "--test-fraction", "0.25"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "chainrule train: interrupted (Ctrl-C)"
+    # nothing half-written: no temporary files, and a model is there only if its save finished
+    leftovers = [p.name for p in tmp_path.rglob("*") if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_ctrl_c_during_training_saves_the_weights_and_exits_130(tmp_path):
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chainrule", "train", "--epochs", "100000", "--quiet", "--out", "r"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    banner = proc.stdout.readline()  # training has started when the banner is out
+    assert banner.startswith("training 64-64-10")
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and "interrupted" in err
+    net = cr.Network.load(tmp_path / "r" / "model.npz")
+    assert net.sizes == (64, 64, 10)
+
+
+def test_target_on_an_npz_file_is_an_error(model_and_data):
+    _, _, _, tmp = model_and_data
+    out = run("train", "--data", str(tmp / "data.npz"), "--target", "label", cwd=tmp)
+    assert out.returncode == 2 and "--target" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_plot_to_an_unknown_suffix_is_refused_before_any_work(tmp_path):
+    out = run("explain", "--plot", "x.txt", cwd=tmp_path)
+    assert out.returncode == 2 and out.stdout == ""
+    assert "--plot x.txt: a picture is written as .png, .svg, .pdf" in out.stderr

@@ -8,19 +8,27 @@
 
 Without ``--model``, explain and gradcheck work on the article's example network and sample. A
 model trained with standardised inputs keeps the scaling in its file, and every command applies
-it to the data it reads. User mistakes print one line on standard error and exit with status 2.
+it to the data it reads.
+
+Exit statuses: 0 done; 1 a check failed (gradcheck) or training diverged (the last weights with a
+finite loss are saved); 2 a user mistake, told in one line on standard error; 130 Ctrl-C, told in
+one line, with whatever was finished kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
 from . import __version__
+from ._files import atomic_write
 from .activations import ACTIVATIONS
 from .backprop import gradients
 from .data import (
@@ -36,7 +44,7 @@ from .data import (
 from .errors import ChainruleError
 from .explain import explain
 from .gradcheck import gradcheck
-from .io import read_metadata
+from .io import load_network_and_metadata
 from .losses import LOSSES
 from .network import Network, classes_of
 from .optim import SGD, Adam
@@ -52,6 +60,60 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _Help(argparse.HelpFormatter):
+    """Every option's help ends with its default (options whose default is None say theirs in words)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" not in text
+            and not any(action.default is v for v in (None, False, argparse.SUPPRESS))
+            and action.option_strings
+            and action.nargs != 0
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+def _number(
+    kind: Callable[[str], Any], low: float, high: float = math.inf, *, low_open: bool = False, high_open: bool = False
+) -> Callable:
+    """An argparse type: a finite ``kind`` (int or float) within [low, high], each end open on request."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if kind is int else 'a number'}"
+            ) from None
+        if (
+            not math.isfinite(value)
+            or value < low
+            or (low_open and value == low)
+            or value > high
+            or (high_open and value == high)
+        ):
+            rule = f"{'>' if low_open else '>='} {low:g}"
+            rule += f" and {'<' if high_open else '<='} {high:g}" if high < math.inf else ""
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+        return value
+
+    parse.__name__ = "whole number" if kind is int else "number"
+    return parse
+
+
+def _fraction(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
 def _scaled(X: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
     """``X`` with the input scaling the model was trained with (kept in its metadata), if any."""
     scaling = meta.get("info", {}).get("input_scaling")
@@ -65,6 +127,8 @@ def _sizes(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
     if any(n < 1 for n in sizes):
         raise argparse.ArgumentTypeError(f"layer sizes must be >= 1, got {text!r}")
+    if any(n > 100_000 for n in sizes):
+        raise argparse.ArgumentTypeError(f"a hidden layer of more than 100000 nodes is too large, got {text!r}")
     return sizes
 
 
@@ -79,8 +143,7 @@ def _model_and_data(args: argparse.Namespace) -> tuple[Network, np.ndarray, np.n
         return net, X, Y, args.loss or "squared_error"
     if args.data is None:
         raise ChainruleError("--model needs --data: a .npz with arrays X and Y, or a .csv of inputs then targets")
-    net = Network.load(args.model)
-    meta = read_metadata(args.model)
+    net, meta = load_network_and_metadata(args.model)
     X, Y = load_xy(args.data, net.sizes[0], args.target)
     return net, _scaled(np.asarray(X, dtype=np.float64), meta), Y, args.loss or meta.get("loss") or "squared_error"
 
@@ -98,7 +161,15 @@ def _show(text: str) -> None:
     print(text)
 
 
+_PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
 def _explain(args: argparse.Namespace) -> int:
+    if args.plot and Path(args.plot).suffix.lower() not in _PLOT_SUFFIXES:
+        raise ChainruleError(
+            f"--plot {args.plot}: a picture is written as {', '.join(_PLOT_SUFFIXES)}; "
+            f"got {Path(args.plot).suffix or 'no suffix'!r}"
+        )
     net, X, Y, loss = _model_and_data(args)
     L = net.L
     layer = L if args.layer is None else args.layer
@@ -128,16 +199,48 @@ def _gradcheck(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def _train(args: argparse.Namespace) -> int:
-    if args.data is not None:
-        if args.data.lower().endswith(".csv"):
-            X, y, _ = read_csv(args.data, args.target if args.target is not None else -1)
-        else:
-            X, y = load_xy(args.data, 0)
-        source = args.data
-    else:
+_OUTPUTS = ("model.npz", "test.npz", "loss.png")
+
+
+def _out_folder(args: argparse.Namespace) -> Path:
+    """The folder ``train`` writes into: ``--out``, or the first free ``chainrule-run-N``.
+
+    An existing folder that already holds one of the outputs is refused unless ``--force``: a
+    training run never overwrites another one's model silently.
+    """
+    if args.out is None:
+        n = 1
+        while Path(f"chainrule-run-{n}").exists():
+            n += 1
+        return Path(f"chainrule-run-{n}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ChainruleError(f"--out {out} is a file, not a folder; give a folder for {', '.join(_OUTPUTS)}")
+    taken = [name for name in _OUTPUTS if (out / name).exists()]
+    if taken and not args.force:
+        raise ChainruleError(
+            f"--out {out} already holds {', '.join(taken)}; give another folder, or --force to overwrite them"
+        )
+    return out
+
+
+def _training_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, str]:
+    """X, y and a description of where they come from (saying which column is the target)."""
+    if args.data is None:
+        if args.target is not None:
+            raise ChainruleError("--target chooses a column of a CSV given with --data; the built-in data has none")
         X, y = load_dataset(args.dataset)
-        source = f"the built-in {args.dataset} data"
+        return X, y, f"the built-in {args.dataset} data"
+    if args.data.lower().endswith(".csv"):
+        X, y, _ = read_csv(args.data, args.target if args.target is not None else -1)
+        return X, y, args.data
+    X, y = load_xy(args.data, 0, args.target)
+    return X, y, args.data
+
+
+def _train(args: argparse.Namespace) -> int:
+    out = _out_folder(args)  # before anything is computed: a refusal costs nothing
+    X, y, source = _training_data(args)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     classes = None
@@ -165,27 +268,38 @@ def _train(args: argparse.Namespace) -> int:
         opt = Adam(lr=args.lr or 1e-3)
     else:
         opt = SGD(lr=args.lr or 0.05, momentum=args.momentum, nesterov=args.nesterov)
+    hidden = ", ".join(map(str, args.layers)) or "none"
     print(
-        f"training {'-'.join(map(str, sizes))} ({args.activation}, {out_act} output, {loss}) on {source}: "
-        f"{len(X_train)} training and {len(X_test)} test samples, {args.epochs} epochs, {opt!r}"
+        f"training {'-'.join(map(str, sizes))} (inputs {sizes[0]}, hidden layers {hidden}, outputs {sizes[-1]}; "
+        f"{args.activation}, {out_act} output, {loss}) on {source}: {len(X_train)} training and "
+        f"{len(X_test)} test samples, {args.epochs} epochs, {opt!r}"
     )
-    history = fit(
-        net,
-        X_train,
-        y_train,
-        loss=loss,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        optimizer=opt,
-        seed=args.seed,
-        validation_fraction=args.validation_fraction,
-        early_stopping=args.early_stopping,
-        verbose=0 if args.quiet else 1,
-    )
-    if history.stopped:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = fit(
+            net,
+            X_train,
+            y_train,
+            loss=loss,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            optimizer=opt,
+            seed=args.seed,
+            validation_fraction=args.validation_fraction,
+            early_stopping=args.early_stopping,
+            verbose=0 if args.quiet else 1,
+        )
+    for w in caught:  # a loss that exploded but stayed finite, ...: one line each, no Python warning format
+        print(f"warning: {w.message}", file=sys.stderr)
+    stopped = history.stopped or ""
+    diverged, interrupted = stopped.startswith("diverged"), stopped.startswith("interrupted")
+    if history.stopped and not (diverged or interrupted):
         print(f"training {history.stopped}")
     result = evaluate(net, X_test, y_test, loss=loss)
-    line = f"after {history.epochs} epochs: training loss {history.loss[-1]:.4g}, test loss {result['loss']:.4g}"
+    line = f"after {history.epochs} epochs: "
+    if history.loss:
+        line += f"training loss {history.loss[-1]:.4g}, "
+    line += f"test loss {result['loss']:.4g}"
     if "accuracy" in result:
         hits = int(round(result["accuracy"] * result["n"]))
         line += f", test accuracy {result['accuracy']:.4f} ({hits}/{result['n']})"
@@ -195,25 +309,36 @@ def _train(args: argparse.Namespace) -> int:
         info["classes"] = classes.tolist()
     if scaler is not None:
         info["input_scaling"] = scaler.to_dict()
-    net.save(args.model_out, loss=loss, info=info)
-    print(f"saved the model to {args.model_out}")
-    test_file = args.test_out
+    out.mkdir(parents=True, exist_ok=True)
+    model, test_file, plot_file = (out / name for name in _OUTPUTS)
+    net.save(model, loss=loss, info=info)
     # the test targets as the network sees them (class numbers 0..K-1), the inputs unscaled
-    np.savez(test_file, X=X_test if scaler is None else X_test * scaler.scale_ + scaler.mean_, Y=y_test)
-    print(f"saved the test samples (unscaled) to {test_file}")
-    if not args.no_plot:
+    X_plain = X_test if scaler is None else X_test * scaler.scale_ + scaler.mean_
+    atomic_write(test_file, lambda fh: np.savez(fh, X=X_plain, Y=y_test))
+    written = [f"{model.name} (the network)", f"{test_file.name} (the test samples, unscaled)"]
+    if not args.no_plot and history.loss:
         try:
             from .plot import plot_history
 
-            plot_history(history, args.plot_out)
-            print(f"saved the loss curve to {args.plot_out}")
+            plot_history(history, plot_file)
+            written.append(f"{plot_file.name} (the loss curve)")
         except ChainruleError as exc:
             print(f"no loss curve: {exc}", file=sys.stderr)
+    print(f"saved in {out}/: {', '.join(written)}")
+    if diverged:
+        print(
+            f"chainrule train: training {history.stopped}; {model} holds those weights (exit status 1)",
+            file=sys.stderr,
+        )
+        return 1
+    if interrupted:
+        print(f"chainrule train: training {history.stopped}; saved in {model}", file=sys.stderr)
+        return 130
     # the output weight that the first test sample moves most: an explanation worth reading
     dW = gradients(net, X_test[:1], y_test[:1], loss=loss).dW[net.L]
     j, k = (int(i) for i in np.unravel_index(int(np.abs(dW).argmax()), dW.shape))
     print(
-        f"explain one of its weights:\n  chainrule explain --model {args.model_out} --data {test_file} "
+        f"explain one of its weights:\n  chainrule explain --model {model} --data {test_file} "
         f"--layer {net.L} --j {j} --k {k} --sample 0"
     )
     return 0
@@ -224,8 +349,7 @@ def _jsonable(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    net = Network.load(args.model)
-    meta = read_metadata(args.model)
+    net, meta = load_network_and_metadata(args.model)
     if args.target is None:
         X = load_inputs(args.data, net.sizes[0])
     else:
@@ -261,6 +385,12 @@ def _parser() -> _Parser:
     parser = _Parser(prog="chainrule", description="Backpropagation done right: compute, explain and check gradients.")
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    _sub_add = sub.add_parser
+
+    def add_parser(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return _sub_add(name, formatter_class=_Help, **kwargs)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
 
     def common(p: argparse.ArgumentParser, required: bool = False, loss: bool = True) -> None:
         default = "" if required else " (default: the article's example)"
@@ -269,9 +399,13 @@ def _parser() -> _Parser:
             "--data",
             metavar="FILE",
             required=required,
-            help="X and Y: .npz with arrays X and Y, or .csv (inputs then targets, or see --target)",
+            help="X and Y: .npz with arrays X and Y, or .csv (inputs then targets, or see --target)" + default,
         )
-        p.add_argument("--target", metavar="COLUMN", help="the CSV's target column, by name or index")
+        p.add_argument(
+            "--target",
+            metavar="COLUMN",
+            help="the CSV's target column, by name or index (default: the columns after the model's n_0 inputs)",
+        )
         if loss:
             p.add_argument("--loss", choices=sorted(LOSSES), help="default: the model's own loss, else squared_error")
 
@@ -281,37 +415,65 @@ def _parser() -> _Parser:
         description="Train by minibatch gradient descent with the article's averaged gradient; print the test "
         "accuracy; save the model, the test samples and a loss curve; print the command to explain a weight.",
     )
-    tr.add_argument("--dataset", choices=sorted(DATASETS), default="digits", help="built-in data (default digits)")
-    tr.add_argument("--data", metavar="FILE", help="your own data: .csv (see --target) or .npz with X and Y")
-    tr.add_argument("--target", metavar="COLUMN", help="the CSV's target column, by name or index (default: the last)")
+    tr.add_argument("--dataset", choices=sorted(DATASETS), default="digits", help="built-in data")
+    tr.add_argument(
+        "--data",
+        metavar="FILE",
+        help="your own data: .csv (see --target) or .npz with X and Y (default: the built-in --dataset)",
+    )
+    tr.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="the CSV's target column, by name or index (default: the last column when the file has no header "
+        "row, or when its last column holds class labels; otherwise say which)",
+    )
     tr.add_argument(
         "--task",
         choices=["auto", "classification", "regression"],
         default="auto",
         help="auto: classification when the target holds at most 50 distinct whole numbers",
     )
-    tr.add_argument("--layers", type=_sizes, default=[64], metavar="N,N,...", help="hidden layer sizes (default 64)")
     tr.add_argument(
-        "--activation", choices=sorted(ACTIVATIONS), default="relu", help="hidden activation (default relu)"
+        "--layers",
+        type=_sizes,
+        default=[64],
+        metavar="N,N,...",
+        help="the HIDDEN layers' sizes; the input and output layers come from the data, so --layers 64,32 on "
+        "4 features and 3 classes builds 4-64-32-3 (default: 64)",
     )
-    tr.add_argument("--output-activation", choices=sorted(ACTIVATIONS), help="default: fits the loss")
+    tr.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu", help="hidden activation")
+    tr.add_argument("--output-activation", choices=sorted(ACTIVATIONS), help="default: the one that fits the loss")
     tr.add_argument("--loss", choices=sorted(LOSSES), help="default: cross_entropy for classes, else squared_error")
-    tr.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    tr.add_argument("--lr", type=float, help="learning rate (default 0.05 for sgd, 0.001 for adam)")
-    tr.add_argument("--momentum", type=float, default=0.9, help="sgd momentum (default 0.9)")
-    tr.add_argument("--nesterov", action="store_true", help="Nesterov momentum for sgd")
-    tr.add_argument("--epochs", type=int, default=30)
-    tr.add_argument("--batch-size", type=int, default=32)
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--test-fraction", type=float, default=0.2, help="held out for the test accuracy (default 0.2)")
-    tr.add_argument("--validation-fraction", type=float, help="held out of the training part for validation")
-    tr.add_argument("--early-stopping", type=int, metavar="EPOCHS", help="patience; restores the best weights")
-    tr.add_argument("--no-scale", action="store_true", help="do not standardise the inputs")
-    tr.add_argument("--model-out", default="model.npz", metavar="FILE", help="default model.npz")
-    tr.add_argument("--test-out", default="test.npz", metavar="FILE", help="the test samples (default test.npz)")
-    tr.add_argument("--plot-out", default="loss.png", metavar="FILE", help="the loss curve (default loss.png)")
-    tr.add_argument("--no-plot", action="store_true", help="do not draw the loss curve")
-    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd", help="the update rule")
+    tr.add_argument(
+        "--lr", type=_number(float, 0, low_open=True), help="learning rate (default: 0.05 for sgd, 0.001 for adam)"
+    )
+    tr.add_argument(
+        "--momentum", type=_number(float, 0, 1, high_open=True), default=0.9, help="sgd momentum, 0 <= m < 1"
+    )
+    tr.add_argument("--nesterov", action="store_true", help="Nesterov momentum for sgd (default: off)")
+    tr.add_argument("--epochs", type=_number(int, 1), default=30, help="passes over the training samples")
+    tr.add_argument("--batch-size", type=_number(int, 1), default=32, help="samples per step")
+    tr.add_argument("--seed", type=_number(int, 0, 2**63 - 1), default=0, help="seed for the split, weights, order")
+    tr.add_argument("--test-fraction", type=_fraction, default=0.2, help="held out for the test accuracy")
+    tr.add_argument(
+        "--validation-fraction", type=_fraction, help="held out of the training part for validation (default: none)"
+    )
+    tr.add_argument(
+        "--early-stopping",
+        type=_number(int, 1),
+        metavar="EPOCHS",
+        help="patience in epochs; restores the best weights (default: off)",
+    )
+    tr.add_argument("--no-scale", action="store_true", help="do not standardise the inputs (default: standardise)")
+    tr.add_argument(
+        "--out",
+        metavar="FOLDER",
+        help="the folder for model.npz, test.npz and loss.png (default: a new chainrule-run-N in the current folder)",
+    )
+    tr.add_argument("--force", action="store_true", help="overwrite those files in an existing --out (default: refuse)")
+    tr.add_argument("--no-plot", action="store_true", help="do not draw the loss curve (default: draw it)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar (default: a bar on a terminal)")
     tr.set_defaults(run=_train)
 
     pr = sub.add_parser(
@@ -341,13 +503,19 @@ def _parser() -> _Parser:
     ex.add_argument("--j", type=int, help="node j of layer l (default: 1, as in the article's w_12)")
     ex.add_argument("--k", type=int, help="node k of layer l-1 (default: 2, as in the article's w_12)")
     ex.add_argument(
-        "--sample", type=int, help="explain only this row of the data (default: every row, then their mean)"
+        "--sample",
+        type=int,
+        help="explain only this sample (row of the data, from 0) (default: every sample, then their mean)",
     )
-    ex.add_argument("--bias", action="store_true", help="explain the bias b_j^(l) instead of a weight")
-    ex.add_argument("--format", choices=["text", "markdown", "latex"], default="text")
-    ex.add_argument("--max-samples", type=int, default=5, metavar="N", help="samples shown term by term (default 5)")
-    ex.add_argument("--plot", metavar="FILE", help="also draw the network to FILE (.png, .svg or .pdf)")
-    ex.add_argument("--color-by-gradient", action="store_true", help="with --plot, colour every weight by its gradient")
+    ex.add_argument("--bias", action="store_true", help="explain the bias b_j^(l) instead of a weight (default: off)")
+    ex.add_argument("--format", choices=["text", "markdown", "latex"], default="text", help="how to show it")
+    ex.add_argument("--max-samples", type=_number(int, 1), default=5, metavar="N", help="samples shown term by term")
+    ex.add_argument("--plot", metavar="FILE", help="also draw the network to FILE, .png, .svg or .pdf (default: no)")
+    ex.add_argument(
+        "--color-by-gradient",
+        action="store_true",
+        help="with --plot, colour every weight by its gradient (default: by its value)",
+    )
     ex.set_defaults(run=_explain)
 
     gc = sub.add_parser(
@@ -356,11 +524,13 @@ def _parser() -> _Parser:
         description="Compare every gradient with central finite differences; exit 1 above the tolerance.",
     )
     common(gc)
-    gc.add_argument("--tol", type=float, default=1e-5, help="largest relative error that passes (default 1e-5)")
     gc.add_argument(
-        "--max-checks", type=int, default=2000, metavar="N", help="entries checked per array (default 2000)"
+        "--tol", type=_number(float, 0, low_open=True), default=1e-5, help="largest relative error that passes"
     )
-    gc.add_argument("--seed", type=int, default=0, help="seed for the random subset of large arrays")
+    gc.add_argument("--max-checks", type=_number(int, 1), default=2000, metavar="N", help="entries checked per array")
+    gc.add_argument(
+        "--seed", type=_number(int, 0, 2**63 - 1), default=0, help="seed for the random subset of large arrays"
+    )
     gc.set_defaults(run=_gradcheck)
     return parser
 
@@ -368,11 +538,24 @@ def _parser() -> _Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``chainrule`` command; returns the exit status."""
     parser = _parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         return int(args.run(args))
-    except (ChainruleError, OSError) as exc:
+    except KeyboardInterrupt:
+        # Ctrl-C before training starts, after it ends or outside it: files are written atomically,
+        # so what was saved is whole and what was not is absent
+        command = f"chainrule {args.command}" if "args" in locals() else "chainrule"
+        print(f"{command}: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"chainrule {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except ChainruleError as exc:
         print(f"chainrule {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"chainrule {args.command}: error: out of memory; try a smaller network or less data", file=sys.stderr)
         return 2
 
 
