@@ -57,6 +57,7 @@ from .train import (
     _optimizer,
     _Progress,
     _verbose,
+    _where,
 )
 
 __all__ = ["DistributedGradients", "fit", "get_client", "gradients"]
@@ -378,7 +379,7 @@ def fit(
     params, previous = guard.params, guard.previous
     step = pending = 0
     last_loss = math.nan
-    where = "before the first epoch"
+    epoch = b = phase = 0  # phase 1: in the batches of an epoch; 2: at its end (for messages only)
     with _Interrupt() as interrupt:
         progress = None
         try:
@@ -388,8 +389,8 @@ def fit(
                 opt.set_epoch(epoch - 1)
                 order = rng.permutation(n) if shuffle and bs < n else np.arange(n)
                 total = hits = 0.0
+                b, phase = 0, 1
                 for b, lo in enumerate(range(0, n, bs)):
-                    where = f"at epoch {epoch}, batch {b + 1}"
                     batch = np.sort(order[lo : lo + bs])
                     if bs == n:
                         rows = None
@@ -416,11 +417,11 @@ def fit(
                     for cb in cbs:
                         cb.on_batch_end(step, {"epoch": epoch, "batch": b + 1, "loss": g.C})
                     if interrupt.flag:
-                        guard.interrupted(where, step, 0)
+                        guard.interrupted(_where(1, epoch, b), step, 0)
                         break
                 if history.status == "diverged":
                     break
-                where = f"at the end of epoch {epoch}"
+                phase = 2
                 done = min(n, (b + 1) * bs)
                 row: dict[str, Any] = {"loss": total / done}
                 if classification:
@@ -442,14 +443,16 @@ def fit(
                         "callback", f"stopped by a callback at epoch {epoch}" + (f": {exc}" if str(exc) else "")
                     )
                 if interrupt.flag:
-                    guard.interrupted(where, step, 0)
+                    guard.interrupted(_where(2, epoch, b), step, 0)
                 if history.status != "completed":
                     break
         except StopTraining as exc:
-            guard.stopped("callback", f"stopped by a callback {where}" + (f": {exc}" if str(exc) else ""))
+            guard.stopped(
+                "callback", f"stopped by a callback {_where(phase, epoch, b)}" + (f": {exc}" if str(exc) else "")
+            )
         except KeyboardInterrupt:
             history._trim()
-            guard.interrupted(where, step, pending)
+            guard.interrupted(_where(phase, epoch, b), step, pending)
         finally:
             if progress is not None:
                 progress.close()

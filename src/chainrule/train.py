@@ -307,6 +307,13 @@ class _Guard:
             h.stopped += " (try a smaller learning rate)"
 
 
+def _where(phase: int, epoch: int, b: int) -> str:
+    """Where training was, for a message: in batch ``b + 1`` of ``epoch`` (phase 1), at its end (2), or before."""
+    if phase == 1:
+        return f"at epoch {epoch}, batch {b + 1}"
+    return f"at the end of epoch {epoch}" if phase == 2 else "before the first epoch"
+
+
 def _save_checkpoint(net: Network, path: Path, loss: Loss, info: dict[str, Any]) -> None:
     """Write a checkpoint, never of non-finite weights."""
     if all_finite(net._flat):
@@ -529,7 +536,7 @@ def fit(
     best_value = math.inf
     wait = step = pending = 0
     last_loss = math.nan
-    epoch, where = 1, "before the first epoch"
+    epoch = b = phase = 0  # phase 1: in the batches of an epoch; 2: at its end (for messages only)
     with _Interrupt() as interrupt:
         progress = None
         try:
@@ -539,8 +546,8 @@ def fit(
                 opt.set_epoch(epoch - 1)
                 order = rng.permutation(n) if shuffle else np.arange(n)
                 total = hits = 0.0
+                b, phase = 0, 1
                 for b, first in enumerate(range(0, n, bs)):
-                    where = f"at epoch {epoch}, batch {b + 1}"
                     idx = order[first : first + bs]
                     Xb, Yb = Xt[idx], Yt[idx]
                     space = spaces.get(len(idx))
@@ -569,11 +576,11 @@ def fit(
                     for cb in cbs:
                         cb.on_batch_end(step, {"epoch": epoch, "batch": b + 1, "loss": g.C})
                     if interrupt.flag:
-                        guard.interrupted(where, step, 0)
+                        guard.interrupted(_where(1, epoch, b), step, 0)
                         break
                 if history.status == "diverged":
                     break
-                where = f"at the end of epoch {epoch}"
+                phase = 2
                 done = min(n, (b + 1) * bs)
                 row: dict[str, Any] = {"loss": total / done}
                 if classification:
@@ -610,7 +617,7 @@ def fit(
                         "callback", f"stopped by a callback at epoch {epoch}" + (f": {exc}" if str(exc) else "")
                     )
                 if interrupt.flag:
-                    guard.interrupted(where, step, 0)
+                    guard.interrupted(_where(2, epoch, b), step, 0)
                 if history.status != "completed":
                     break
                 if patience is not None and wait >= patience:
@@ -621,18 +628,19 @@ def fit(
                     )
                     break
         except StopTraining as exc:
-            guard.stopped("callback", f"stopped by a callback {where}" + (f": {exc}" if str(exc) else ""))
+            guard.stopped(
+                "callback", f"stopped by a callback {_where(phase, epoch, b)}" + (f": {exc}" if str(exc) else "")
+            )
         except KeyboardInterrupt:
             history._trim()
-            guard.interrupted(where, step, pending)
+            guard.interrupted(_where(phase, epoch, b), step, pending)
         finally:
             if progress is not None:
                 progress.close()
-        where = "at the end of training"
         try:
             guard.finish()
             if interrupt.flag:
-                guard.interrupted(where, step, 0)
+                guard.interrupted("at the end of training", step, 0)
                 guard.finish()
             if checkpoint_path is not None:
                 info = {"epoch": history.epochs, "status": history.status, "stopped": history.stopped}
