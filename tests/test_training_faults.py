@@ -514,3 +514,13 @@ def test_a_history_cut_in_the_middle_of_a_row_is_trimmed_to_whole_rows():
     h._trim()
     assert h.loss == [3.0, 2.0] and h.accuracy == [0.5, 0.6] and h.lr == [0.1, 0.1] and h.best_epoch is None
     assert h.row(2)["accuracy"] == 0.6
+
+
+def test_finite_batch_losses_whose_mean_overflows_are_a_divergence():
+    X, y = _data(4)
+    net = cr.Network([3, 1], activation="identity", seed=0)
+    Y = np.full((4, 1), 1.3e154)  # each squared error near 0.85e308: finite; their sum is not
+    h = cr.fit(net, X, Y, epochs=2, batch_size=1, optimizer=cr.SGD(lr=1e-300), shuffle=False, verbose=0)
+    assert h.status == "diverged" and "the mean loss of epoch 1 became inf" in h.stopped and h.loss == []
+    assert "the weights that gave the last finite loss" in h.stopped and "epoch 1, batch 4)" in h.stopped
+    assert np.isfinite(net._flat).all() and h.to_dict()["loss"] == []

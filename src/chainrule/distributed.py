@@ -424,6 +424,9 @@ def fit(
                 phase = 2
                 done = min(n, (b + 1) * bs)
                 row: dict[str, Any] = {"loss": total / done}
+                if not math.isfinite(row["loss"]):  # finite batch losses whose sum overflows
+                    guard.diverged(f"the mean loss of epoch {epoch} became {row['loss']}", step, last_loss)
+                    break
                 if classification:
                     row["accuracy"] = hits / done
                 for name, value in row.items():
