@@ -168,3 +168,133 @@ def test_without_a_client_a_local_cluster_is_started():
     finally:
         crd._close_local()
     np.testing.assert_allclose(g.dW[1], cr.gradients(net, X, y, loss="cross_entropy").dW[1], rtol=1e-12)
+
+
+# ---------------------------------------------------------------- faults: as in memory, and rows of the whole array
+def _regression(n=48, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    Y = X @ rng.normal(size=(3, 1)) * 100
+    return cr.Network([3, 6, 1], activation="relu", output_activation="identity", seed=seed), X, Y
+
+
+@pytest.mark.parametrize(
+    "optimizer,batch_size",
+    [(lambda: cr.SGD(lr=1e200), None), (lambda: cr.Adam(lr=1e300), 16), (lambda: cr.SGD(lr=1e308), None)],
+)
+def test_divergence_keeps_the_last_finite_weights_like_in_memory(client, optimizer, batch_size):
+    net, X, Y = _regression()
+    mem, dist = net.copy(), net.copy()
+    h_mem = cr.fit(mem, X, Y, epochs=6, batch_size=batch_size or 48, optimizer=optimizer(), shuffle=False, verbose=0)
+    h = crd.fit(
+        dist,
+        da.from_array(X, chunks=(10, 3)),
+        da.from_array(Y, chunks=(10, 1)),
+        epochs=6,
+        batch_size=batch_size,
+        optimizer=optimizer(),
+        shuffle=False,
+        verbose=0,
+        client=client,
+    )
+    assert h_mem.status == h.status == "diverged" and h.epochs == h_mem.epochs
+    assert h.stopped.split(";")[0] == h_mem.stopped.split(";")[0] and "smaller learning rate" in h.stopped
+    assert np.isfinite(dist._flat).all()
+    np.testing.assert_allclose(dist._flat, mem._flat, rtol=1e-10)
+
+
+def test_ctrl_c_inside_distributed_fit_keeps_whole_steps(client):
+    import signal
+
+    net, X, y = _problem(60)
+    seen = {}
+
+    class Stop(cr.Callback):
+        def on_batch_end(self, batch, logs):
+            seen[batch] = net._flat.copy()
+            if batch == 3:
+                raise KeyboardInterrupt
+
+    old = signal.getsignal(signal.SIGINT)
+    h = crd.fit(
+        net,
+        da.from_array(X, chunks=(20, 5)),
+        da.from_array(y, chunks=20),
+        loss="cross_entropy",
+        epochs=3,
+        batch_size=30,
+        callbacks=[Stop()],
+        verbose=0,
+        client=client,
+    )
+    assert h.status == "interrupted" and h.stopped.startswith("interrupted (Ctrl-C) at epoch 2, batch 1")
+    assert "the weights after epoch 2, batch 1 are kept" in h.stopped and h.epochs == 1
+    np.testing.assert_array_equal(net._flat, seen[3])
+    assert signal.getsignal(signal.SIGINT) is old
+
+
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_errors_in_a_partition_name_the_row_of_the_whole_array(client, batch_size):
+    net, X, y = _problem(103)
+    X, y = X.copy(), y.copy()
+    X[57, 2] = np.nan
+    args = (da.from_array(X, chunks=(10, 5)), da.from_array(y, chunks=10))
+    with pytest.raises(cr.ChainruleError, match=r"X contains nan \(NaN or inf\) at row 57, column 2"):
+        crd.fit(net, *args, loss="cross_entropy", epochs=1, batch_size=batch_size, verbose=0, client=client)
+    X[57, 2] = 0.0
+    y[83] = 7
+    args = (da.from_array(X, chunks=(10, 5)), da.from_array(y, chunks=10))
+    with pytest.raises(cr.ChainruleError, match=r"class label 7 at row 83, out of range"):
+        crd.fit(net, *args, loss="cross_entropy", epochs=1, batch_size=batch_size, verbose=0, client=client)
+
+
+def test_a_nan_at_row_5000_is_reported_at_row_5000(client):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6000, 5))
+    X[5000, 1] = np.inf
+    net = cr.Network([5, 3], seed=0)
+    with pytest.raises(cr.ChainruleError, match=r"X contains inf \(NaN or inf\) at row 5000, column 1"):
+        crd.gradients(net, da.from_array(X, chunks=(1000, 5)), da.zeros((6000, 3), chunks=(1000, 3)), client=client)
+
+
+BAD_DIST_ARGS = [
+    ("epochs", None),
+    ("epochs", 0),
+    ("batch_size", "big"),
+    ("batch_size", 0),
+    ("optimizer", 5),
+    ("shuffle", "yes"),
+    ("seed", "abc"),
+    ("callbacks", 5),
+    ("callbacks", [object()]),
+    ("verbose", "x"),
+    ("client", "tcp://nowhere"),
+    ("target", 5),
+    ("target", "y"),  # with arrays, not a DataFrame
+    ("loss", 5),
+]
+
+
+@pytest.mark.parametrize("name,value", BAD_DIST_ARGS, ids=[f"{n}={v!r}" for n, v in BAD_DIST_ARGS])
+def test_a_bad_distributed_argument_is_a_clear_error_naming_it(client, name, value):
+    net, X, y = _problem(20)
+    before = net._flat.copy()
+    kwargs = {"loss": "cross_entropy", "verbose": 0, "client": client, name: value}
+    with pytest.raises(cr.ChainruleError, match=name) as info:
+        crd.fit(net, da.from_array(X, chunks=(10, 5)), da.from_array(y, chunks=10), **kwargs)
+    assert len(str(info.value)) < 400 and np.array_equal(net._flat, before)
+
+
+def test_gradients_and_get_client_check_their_arguments(client):
+    net, X, y = _problem(20)
+    Xd = da.from_array(X, chunks=(10, 5))
+    with pytest.raises(
+        cr.ChainruleError, match=r"client must be a distributed.Client or None \(a local cluster\); got 5 \(int\)"
+    ):
+        crd.get_client(5)
+    with pytest.raises(cr.ChainruleError, match=r"Y is missing"):
+        crd.gradients(net, Xd, client=client)
+    with pytest.raises(cr.ChainruleError, match=r"X must be numeric"):
+        crd.gradients(net, da.from_array(np.array([["a"] * 5] * 4)), da.zeros(4), client=client)
+    with pytest.raises(cr.ChainruleError, match=r"target must be a column name"):
+        crd.gradients(net, Xd, da.from_array(y, chunks=10), target=[1], client=client)

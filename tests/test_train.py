@@ -200,10 +200,10 @@ def test_regression_has_no_accuracy():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        ({"epochs": 0}, r"epochs must be >= 1"),
-        ({"batch_size": 0}, r"batch_size must be >= 1 or None"),
-        ({"early_stopping": 0}, r"early_stopping \(the patience in epochs\) must be >= 1"),
-        ({"validation_fraction": 1.5}, r"validation_fraction must be between 0 and 1"),
+        ({"epochs": 0}, r"epochs must be a whole number >= 1; got 0"),
+        ({"batch_size": 0}, r"batch_size must be a whole number >= 1; got 0"),
+        ({"early_stopping": 0}, r"early_stopping \(the patience in epochs\) must be a whole number >= 1"),
+        ({"validation_fraction": 1.5}, r"validation_fraction must be a finite number > 0 and < 1; got 1.5"),
         ({"validation_fraction": 0.2, "validation_data": ([[0, 0, 0]], [0])}, r"not both"),
         ({"optimizer": "lbfgs"}, r"unknown optimizer 'lbfgs'"),
     ],

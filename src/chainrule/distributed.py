@@ -19,6 +19,8 @@ process); pass ``client=Client("tcp://scheduler:8786")`` to use any cluster.
 from __future__ import annotations
 
 import atexit
+import math
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -35,14 +37,28 @@ try:
 except ImportError as exc:  # pragma: no cover - the extra is missing
     raise ImportError("chainrule.distributed needs dask: pip install 'chainrule[dask]'") from exc
 
-from ._validation import as_targets
+from ._validation import all_finite, as_bool, as_seed, as_targets
 from .backprop import _gradients
-from .errors import ChainruleError
+from .errors import ChainruleError, shown
 from .layers import LayerList
 from .losses import Loss, get_loss
 from .network import Network, require_network
-from .optim import SGD, Optimizer, get_optimizer
-from .train import Callback, History, StopTraining, _hits, _is_classification, _Progress
+from .optim import Optimizer
+from .train import (
+    History,
+    StopTraining,
+    _batch_size,
+    _callbacks,
+    _epochs,
+    _Guard,
+    _hits,
+    _Interrupt,
+    _is_classification,
+    _optimizer,
+    _Progress,
+    _verbose,
+    _where,
+)
 
 __all__ = ["DistributedGradients", "fit", "get_client", "gradients"]
 
@@ -53,6 +69,11 @@ _RETRIES = 5
 def get_client(client: Client | None = None) -> Client:
     """``client`` itself, or a client of a LocalCluster on this machine (started once per process)."""
     if client is not None:
+        if not isinstance(client, Client):
+            raise ChainruleError(
+                f"client must be a distributed.Client or None (a local cluster); "
+                f"got {shown(client)} ({type(client).__name__})"
+            )
         return client
     if "client" not in _LOCAL:
         cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
@@ -82,9 +103,18 @@ class DistributedGradients:
 def _as_dask(X: Any, Y: Any, target: Any) -> tuple[da.Array, da.Array, Any]:
     """Dask arrays X (n, n_0) and Y from arrays, or from a dask DataFrame and its target columns."""
     Y_raw = Y
+    if target is not None and not (
+        isinstance(target, str)
+        or (isinstance(target, (list, tuple)) and target and all(isinstance(t, str) for t in target))
+    ):
+        raise ChainruleError(
+            f"target must be a column name or a list of them (str); got {shown(target)} ({type(target).__name__})"
+        )
     if hasattr(X, "to_dask_array") and hasattr(X, "columns"):  # a dask DataFrame
         if target is None:
             raise ChainruleError("with a dask DataFrame, name the target column(s): target='y' or target=['y1', 'y2']")
+        if Y is not None:
+            raise ChainruleError("with a dask DataFrame X, give the targets by target=..., not Y")
         names = [target] if isinstance(target, str) else list(target)
         missing = [c for c in names if c not in X.columns]
         if missing:
@@ -98,10 +128,19 @@ def _as_dask(X: Any, Y: Any, target: Any) -> tuple[da.Array, da.Array, Any]:
         if len(names) == 1:
             Y = Y[:, 0]
         Y_raw = Y
+    elif target is not None:
+        raise ChainruleError(
+            f"target names columns of a dask DataFrame X; X is {type(X).__name__}: give the targets as Y"
+        )
+    elif Y is None:
+        raise ChainruleError("Y is missing: give the targets as Y (or X as a dask DataFrame with target=...)")
     if not isinstance(X, da.Array):
         X = da.asarray(X)
     if not isinstance(Y, da.Array):
         Y = da.asarray(Y)
+    for name, arr in (("X", X), ("Y", Y)):
+        if arr.dtype.kind not in "biufO":
+            raise ChainruleError(f"{name} must be numeric (bool, int or float); got dtype {arr.dtype}")
     if X.ndim != 2:
         raise ChainruleError(f"X must be 2-D, (n_samples, n_0); got shape {X.shape}")
     if X.numblocks[1] != 1:
@@ -144,11 +183,33 @@ def _check_columns(net: Network, X: da.Array, Y: da.Array) -> None:
         )
 
 
+_ROW = re.compile(r"\brow (\d+)")
+
+
+def _global_rows(exc: ChainruleError, offset: int, rows: np.ndarray | None) -> ChainruleError:
+    """``exc`` with every "row i" of a partition (or of the rows taken from it) as the row of the whole array."""
+
+    def whole(match: re.Match[str]) -> str:
+        i = int(match.group(1))
+        if rows is not None and i < len(rows):
+            i = int(rows[i])
+        return f"row {offset + i}"
+
+    return ChainruleError(_ROW.sub(whole, str(exc)))
+
+
 def _partition_sums(
-    net: Network, X: np.ndarray, Y: np.ndarray, loss: Loss, classification: bool, rows: np.ndarray | None = None
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    loss: Loss,
+    classification: bool,
+    rows: np.ndarray | None = None,
+    offset: int = 0,
 ) -> list[Any]:
     """On a worker: ``[sum_i dC_i/dW^(1), ..., sum_i dC_i/db^(L) ..., sum_i C_i, hits, count]`` for
-    one partition (or the given rows of it)."""
+    one partition (or the given rows of it). ``offset`` is the partition's first row in the whole
+    array: errors name rows of the whole array."""
     from ._validation import as_inputs
 
     if rows is not None:
@@ -156,9 +217,13 @@ def _partition_sums(
     n = X.shape[0]
     if n == 0:
         return [0.0] * (2 * net.L + 2) + [0]
-    Xv = as_inputs(X, net.sizes[0], net.dtype)
-    Yv = as_targets(Y, n, net.sizes[-1], net.dtype, loss.target_range)
-    g = _gradients(net, Xv, Yv, loss, per_sample=False, w=None, fused=True, check=True)
+    try:
+        Xv = as_inputs(X, net.sizes[0], net.dtype)
+        Yv = as_targets(Y, n, net.sizes[-1], net.dtype, loss.target_range)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a diverging loss is caught by fit
+            g = _gradients(net, Xv, Yv, loss, per_sample=False, w=None, fused=True, check=True)
+    except ChainruleError as exc:
+        raise _global_rows(exc, offset, rows) from None
     sums: list[Any] = [d * n for d in g.dW]
     sums += [d * n for d in g.db] if g.db is not None else [0.0] * net.L
     hits = _hits(g.trace.output, Yv) if classification else 0
@@ -187,6 +252,7 @@ def _step_sums(
     ys: list[Any],
     loss: Loss,
     classification: bool,
+    offsets: np.ndarray,
     rows: list[np.ndarray | None] | None = None,
 ) -> list[Any]:
     """Broadcast the network once, map over the partitions, reduce as a tree, gather the sums.
@@ -200,11 +266,16 @@ def _step_sums(
         try:
             net_future = client.scatter(net, broadcast=True, hash=False)
             parts = [
-                task(net_future, x, y, loss, classification, None if rows is None else rows[i])
+                task(net_future, x, y, loss, classification, None if rows is None else rows[i], int(offsets[i]))
                 for i, (x, y) in enumerate(zip(xs, ys))
                 if rows is None or rows[i] is not None
             ]
-            return client.compute(_tree(parts)).result()
+            future = client.compute(_tree(parts))
+            try:
+                return future.result()
+            except KeyboardInterrupt:
+                future.cancel()  # Ctrl-C: the cluster stops working on this step
+                raise
         except (CommClosedError, FutureCancelledError, OSError, KilledWorker):
             if attempt == _RETRIES - 1:
                 raise
@@ -244,9 +315,16 @@ def gradients(
 
     Equals :func:`chainrule.gradients` on the same data to float rounding, for any partitioning.
     """
+    if client is not None:
+        get_client(client)  # checked before any work
     loss, Xd, Yd, _ = _prepare_dask(net, X, Y, loss, target)
     xs, ys = _blocks(Xd, Yd)
-    return _result(net, _step_sums(get_client(client), net, xs, ys, loss, classification=False))
+    return _result(net, _step_sums(get_client(client), net, xs, ys, loss, False, _offsets(Xd)))
+
+
+def _offsets(X: da.Array) -> np.ndarray:
+    """The first row of each partition, and the number of rows at the end."""
+    return np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.int64)
 
 
 def fit(
@@ -270,64 +348,118 @@ def fit(
     ``batch_size=None`` is full-batch gradient descent: one step per epoch with the gradient over
     all ``n`` samples. Otherwise every epoch visits the samples in a seeded random order, and each
     minibatch takes its rows from whichever partitions hold them.
+
+    As in memory, a NaN or inf loss or weight stops training with the last weights that gave a
+    finite loss (``History.status == "diverged"``), Ctrl-C stops it with whole steps' weights
+    (``"interrupted"``), and a loss that grows over 100-fold warns once. Bad data found by a
+    worker raises :class:`~chainrule.ChainruleError` naming the row of the whole array; the
+    network then holds the weights of the last step made.
     """
-    if int(epochs) < 1:
-        raise ChainruleError(f"epochs must be >= 1, got {epochs}")
+    require_network(net)
+    n_epochs = _epochs(epochs)
+    bs_arg = _batch_size(batch_size)
+    opt = _optimizer(optimizer)
+    shuffle = as_bool("shuffle", shuffle)
+    rng = as_seed("seed", seed)
+    cbs = _callbacks(callbacks)
+    verbose = _verbose(verbose)
+    if client is not None:
+        get_client(client)  # checked before any work
     loss_, Xd, Yd, _ = _prepare_dask(net, X, Y, loss, target)
     client = get_client(client)
-    opt = SGD(lr=0.1) if optimizer is None else get_optimizer(optimizer)
-    rng = np.random.default_rng(seed)
     xs, ys = _blocks(Xd, Yd)
-    bounds = np.concatenate([[0], np.cumsum(Xd.chunks[0])]).astype(np.int64)
+    bounds = _offsets(Xd)
     n = int(bounds[-1])
-    bs = n if batch_size is None else min(int(batch_size), n)
-    if bs < 1:
-        raise ChainruleError(f"batch_size must be >= 1 or None, got {batch_size}")
+    bs = n if bs_arg is None else min(bs_arg, n)
     first = Yd[: min(n, 64)].compute()
     classification = _is_classification(first, as_targets(first, first.shape[0], net.sizes[-1], net.dtype))
-    cbs = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
+
     history = History(classification=classification)
-    progress = _Progress(int(epochs), verbose)
-    step = 0
-    try:
-        for epoch in range(1, int(epochs) + 1):
-            start = time.perf_counter()
-            opt.set_epoch(epoch - 1)
-            order = rng.permutation(n) if shuffle and bs < n else np.arange(n)
-            total = hits = 0.0
-            for b, lo in enumerate(range(0, n, bs)):
-                batch = np.sort(order[lo : lo + bs])
-                if bs == n:
-                    rows = None
-                else:
-                    part = np.searchsorted(bounds, batch, side="right") - 1
-                    rows = [batch[part == p] - bounds[p] if (part == p).any() else None for p in range(len(xs))]
-                sums = _step_sums(client, net, xs, ys, loss_, classification, rows)
-                g = _result(net, sums)
-                if not np.isfinite(g.C):
-                    history.stopped = (
-                        f"diverged: the loss became {g.C} at epoch {epoch}, batch {b + 1}; "
-                        "the weights are those before that batch"
-                    )
+    guard = _Guard(net, history, -(-n // bs), restore_best=False)
+    params, previous = guard.params, guard.previous
+    step = pending = 0
+    last_loss = math.nan
+    epoch = b = phase = 0  # phase 1: in the batches of an epoch; 2: at its end (for messages only)
+    with _Interrupt() as interrupt:
+        progress = None
+        try:
+            progress = _Progress(n_epochs, verbose)
+            for epoch in range(1, n_epochs + 1):
+                start = time.perf_counter()
+                opt.set_epoch(epoch - 1)
+                order = rng.permutation(n) if shuffle and bs < n else np.arange(n)
+                total = hits = 0.0
+                b, phase = 0, 1
+                for b, lo in enumerate(range(0, n, bs)):
+                    batch = np.sort(order[lo : lo + bs])
+                    if bs == n:
+                        rows = None
+                    else:
+                        part = np.searchsorted(bounds, batch, side="right") - 1
+                        rows = [batch[part == p] - bounds[p] if (part == p).any() else None for p in range(len(xs))]
+                    g = _result(net, _step_sums(client, net, xs, ys, loss_, classification, bounds, rows))
+                    if not math.isfinite(g.C):
+                        guard.diverged(f"the loss became {g.C} at epoch {epoch}, batch {b + 1}", step, last_loss)
+                        break
+                    last_loss = g.C
+                    total, hits = total + g.C * g.n, hits + g.hits
+                    np.copyto(previous, params)
+                    pending = step + 1
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        opt.step(net, g.dW, g.db)
+                    step += 1
+                    pending = 0
+                    if not all_finite(params):
+                        guard.diverged(
+                            f"a weight became NaN or inf in the step of epoch {epoch}, batch {b + 1}", step, last_loss
+                        )
+                        break
+                    for cb in cbs:
+                        cb.on_batch_end(step, {"epoch": epoch, "batch": b + 1, "loss": g.C})
+                    if interrupt.flag:
+                        guard.interrupted(_where(1, epoch, b), step, 0)
+                        break
+                if history.status == "diverged":
                     break
-                total, hits = total + g.C * g.n, hits + g.hits
-                opt.step(net, g.dW, g.db)
-                step += 1
-                for cb in cbs:
-                    cb.on_batch_end(step, {"epoch": epoch, "batch": b + 1, "loss": g.C})
-            if history.stopped:
-                break
-            history.loss.append(total / n)
-            if classification:
-                history.accuracy.append(hits / n)
-            history.lr.append(opt.current_lr)
-            history.seconds.append(time.perf_counter() - start)
-            row = history.row(epoch)
-            progress.update(row)
-            for cb in cbs:
-                cb.on_epoch_end(epoch, row)
-    except StopTraining as exc:
-        history.stopped = "stopped by a callback" + (f": {exc}" if str(exc) else "")
-    finally:
-        progress.close()
+                phase = 2
+                done = min(n, (b + 1) * bs)
+                row: dict[str, Any] = {"loss": total / done}
+                if not math.isfinite(row["loss"]):  # finite batch losses whose sum overflows
+                    guard.diverged(f"the mean loss of epoch {epoch} became {row['loss']}", step, last_loss)
+                    break
+                if classification:
+                    row["accuracy"] = hits / done
+                for name, value in row.items():
+                    getattr(history, name).append(value)
+                history.lr.append(opt.current_lr)
+                history.seconds.append(time.perf_counter() - start)
+                guard.epoch_loss(epoch, row["loss"])
+                if history.best_epoch is None or row["loss"] < history.loss[history.best_epoch - 1]:
+                    guard.improved(epoch)
+                row = history.row(epoch)
+                progress.update(row)
+                try:
+                    for cb in cbs:
+                        cb.on_epoch_end(epoch, row)
+                except StopTraining as exc:
+                    guard.stopped(
+                        "callback", f"stopped by a callback at epoch {epoch}" + (f": {exc}" if str(exc) else "")
+                    )
+                if interrupt.flag:
+                    guard.interrupted(_where(2, epoch, b), step, 0)
+                if history.status != "completed":
+                    break
+        except StopTraining as exc:
+            guard.stopped(
+                "callback", f"stopped by a callback {_where(phase, epoch, b)}" + (f": {exc}" if str(exc) else "")
+            )
+        except KeyboardInterrupt:
+            history._trim()
+            guard.interrupted(_where(phase, epoch, b), step, pending)
+        finally:
+            if progress is not None:
+                progress.close()
+        if interrupt.flag:
+            guard.interrupted("at the end of training", step, 0)
+        guard.finish()
     return history

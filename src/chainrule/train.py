@@ -4,34 +4,55 @@ Each step takes a minibatch, computes the mean gradient ``dC/dw`` over its sampl
 backpropagation (a batch of all ``n`` samples is exactly the article's mean), and lets the
 optimizer update the weights in place. :func:`fit` adds what a practitioner relies on:
 seeded shuffling, validation, early stopping that restores the best weights, callbacks,
-checkpoints, a progress bar, and safety: a NaN or inf loss stops training with the last good
-weights kept, and Ctrl-C stops after the current batch.
+checkpoints, a progress bar, and safety:
+
+* a NaN or inf loss (or weight) stops training with the last weights that gave a finite loss
+  (the initial ones when the very first step diverges), and the :class:`History` says so
+  (``status == "diverged"``);
+* a loss that grows far beyond its best value but stays finite raises one
+  :class:`TrainingWarning` (and is recorded in ``History.warnings``);
+* Ctrl-C stops after the current batch (a second one at once); either way the network keeps
+  good weights, the History says ``"interrupted"``, and the previous SIGINT handler is restored.
 """
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import threading
 import time
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._validation import all_finite, check_finite
+from ._files import as_path
+from ._validation import all_finite, as_bool, as_float, as_int, as_seed, check_finite
 from .backprop import Workspace, _gradients, _prepare, workspace
-from .errors import ChainruleError
+from .errors import ChainruleError, shown
 from .losses import Loss
 from .network import Network, classes_of, require_network
 from .optim import SGD, Optimizer, get_optimizer
 
-__all__ = ["Callback", "History", "StopTraining", "evaluate", "fit"]
+__all__ = ["Callback", "History", "StopTraining", "TrainingWarning", "evaluate", "fit"]
+
+#: An epoch loss this many times the best one so far raises a :class:`TrainingWarning`.
+GROWTH_FACTOR = 100.0
+
+#: The values of :attr:`History.status`.
+STATUSES = ("completed", "diverged", "interrupted", "early_stopping", "callback")
 
 
 class StopTraining(Exception):
     """Raise from a callback to end training after the current batch or epoch."""
+
+
+class TrainingWarning(RuntimeWarning):
+    """Training went on but something looks wrong (a loss that exploded and stayed finite)."""
 
 
 class Callback:
@@ -51,7 +72,14 @@ class Callback:
 
 @dataclass
 class History:
-    """Per-epoch training record; lists are indexed by epoch (the first entry is epoch 1)."""
+    """Per-epoch training record; lists are indexed by epoch (the first entry is epoch 1).
+
+    ``status`` says how training ended: ``"completed"``, ``"diverged"`` (a NaN or inf loss or
+    weight), ``"interrupted"`` (Ctrl-C), ``"early_stopping"`` or ``"callback"`` (a
+    :class:`StopTraining`). ``stopped`` is one line saying what happened and which weights the
+    network kept (None when training completed). ``warnings`` holds the :class:`TrainingWarning`
+    messages. The lists may be empty: training that diverges in its first epoch completes none.
+    """
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
@@ -62,34 +90,234 @@ class History:
     best_epoch: int | None = None
     stopped: str | None = None
     classification: bool = False
+    status: str = "completed"
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def epochs(self) -> int:
         """The number of epochs completed."""
         return len(self.loss)
 
+    @property
+    def diverged(self) -> bool:
+        """Whether training stopped on a NaN or inf loss or weight."""
+        return self.status == "diverged"
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether training stopped on Ctrl-C (KeyboardInterrupt)."""
+        return self.status == "interrupted"
+
+    @property
+    def last_loss(self) -> float | None:
+        """The training loss of the last epoch completed; None when none was."""
+        return self.loss[-1] if self.loss else None
+
     def row(self, epoch: int) -> dict[str, Any]:
         """The numbers of one epoch (1-based)."""
-        i = epoch - 1
-        out: dict[str, Any] = {"epoch": epoch, "loss": self.loss[i], "lr": self.lr[i]}
+        i = as_int("epoch", epoch, low=1, high=max(1, self.epochs)) - 1
+        if not self.loss:
+            raise ChainruleError("epoch: this History has no epochs (training stopped in its first epoch)")
+        out: dict[str, Any] = {"epoch": i + 1, "loss": self.loss[i], "lr": self.lr[i]}
         for name in ("accuracy", "val_loss", "val_accuracy"):
             values = getattr(self, name)
-            if values:
+            if len(values) > i:
                 out[name] = values[i]
         return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
         return {
-            "loss": self.loss,
-            "accuracy": self.accuracy,
-            "val_loss": self.val_loss,
-            "val_accuracy": self.val_accuracy,
-            "lr": self.lr,
-            "seconds": self.seconds,
+            "loss": list(self.loss),
+            "accuracy": list(self.accuracy),
+            "val_loss": list(self.val_loss),
+            "val_accuracy": list(self.val_accuracy),
+            "lr": list(self.lr),
+            "seconds": list(self.seconds),
             "best_epoch": self.best_epoch,
             "stopped": self.stopped,
+            "status": self.status,
+            "warnings": list(self.warnings),
         }
+
+    def _trim(self) -> None:
+        """Cut the lists to the epochs fully recorded (after an interruption in the middle of a row)."""
+        filled = [v for v in (self.loss, self.accuracy, self.val_loss, self.val_accuracy, self.lr, self.seconds) if v]
+        n = min((len(v) for v in filled), default=0)
+        for values in (self.loss, self.lr, self.seconds):
+            del values[n:]
+        for values in (self.accuracy, self.val_loss, self.val_accuracy):
+            del values[n:]
+        if self.best_epoch is not None and self.best_epoch > n:
+            self.best_epoch = None
+
+
+# ---------------------------------------------------------------- checks at the edge, shared with distributed.fit
+def _epochs(epochs: Any) -> int:
+    return as_int("epochs", epochs, low=1)
+
+
+def _batch_size(batch_size: Any) -> int | None:
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, str):
+        raise ChainruleError(f"batch_size must be a whole number >= 1 or None (all samples); got {shown(batch_size)}")
+    return as_int("batch_size", batch_size, low=1)
+
+
+def _optimizer(optimizer: Any) -> Optimizer:
+    if optimizer is None:
+        return SGD(lr=0.1)
+    if not isinstance(optimizer, (str, Optimizer)):
+        raise ChainruleError(
+            f"optimizer must be None, 'sgd', 'adam' or an Optimizer (SGD(...), Adam(...)); "
+            f"got {shown(optimizer)} ({type(optimizer).__name__})"
+        )
+    return get_optimizer(optimizer)
+
+
+def _is_callback(obj: Any) -> bool:
+    return isinstance(obj, Callback) or (
+        callable(getattr(obj, "on_batch_end", None)) and callable(getattr(obj, "on_epoch_end", None))
+    )
+
+
+def _callbacks(callbacks: Any) -> list[Callback]:
+    """A Callback, or an iterable of them, as a list."""
+    if callbacks is None:
+        return []
+    if _is_callback(callbacks):
+        return [callbacks]
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Iterable):
+        raise ChainruleError(
+            f"callbacks must be a Callback or a list of Callbacks; got {shown(callbacks)} ({type(callbacks).__name__})"
+        )
+    out = list(callbacks)
+    for i, cb in enumerate(out):
+        if not _is_callback(cb):
+            raise ChainruleError(
+                f"callbacks[{i}] must be a Callback (with on_batch_end and on_epoch_end); "
+                f"got {shown(cb)} ({type(cb).__name__})"
+            )
+    return out
+
+
+def _verbose(verbose: Any) -> int:
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    return as_int("verbose", verbose, low=0)
+
+
+def _checkpoint(checkpoint: Any) -> Path | None:
+    """The checkpoint path, checked before any training: not a folder, in a folder that exists."""
+    if checkpoint is None:
+        return None
+    path = as_path("checkpoint", checkpoint)
+    if path.is_dir():
+        raise IsADirectoryError(21, "checkpoint is a folder; give a file name to write", str(path))
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(2, "no folder for the checkpoint at this path", str(path))
+    return path
+
+
+# ---------------------------------------------------------------- what both training loops share
+class _Guard:
+    """The last good weights and how training ended, shared by :func:`fit` and ``distributed.fit``.
+
+    The loop keeps ``previous``, the weights its latest step started from (the loss there was
+    finite), copied before each step. Everything else here runs only at the end of an epoch or
+    when training stops, never in the hot loop.
+    """
+
+    def __init__(self, net: Network, history: History, steps_per_epoch: int, restore_best: bool) -> None:
+        self.params = net._flat  # every weight and bias, as one vector
+        self.previous = self.params.copy()  # the weights the latest step started from
+        self.best = self.params.copy() if restore_best else None
+        self.steps_per_epoch = steps_per_epoch
+        self.history = history
+        self.what: str | None = None  # what stopped training
+        self.kept: str | None = None  # which weights the network holds then
+        self.low = (math.inf, 0)  # the lowest epoch loss and its epoch, for the growth warning
+
+    def _at(self, step: int) -> str:
+        epoch, batch = divmod(step - 1, self.steps_per_epoch)
+        return f"epoch {epoch + 1}, batch {batch + 1}"
+
+    def _after(self, step: int) -> str:
+        return "the initial weights" if step == 0 else f"the weights after {self._at(step)}"
+
+    def diverged(self, what: str, step: int, last_loss: float) -> None:
+        """Put back the weights the latest step (number ``step``, whose loss ``last_loss`` was finite) started from."""
+        np.copyto(self.params, self.previous)
+        self.history.status = "diverged"
+        self.what = f"diverged: {what}"
+        self.kept = (
+            "the initial weights (the first step diverged)"
+            if step == 0
+            else f"the weights that gave the last finite loss ({last_loss:.4g} at {self._at(step)})"
+        )
+
+    def interrupted(self, where: str, done: int, pending: int) -> None:
+        """Ctrl-C ``where``; ``done`` steps were made, and step ``pending`` (0: none) was under way."""
+        if pending:
+            np.copyto(self.params, self.previous)  # a step cut in the middle: the weights before it
+            done = pending - 1
+        if self.history.status not in ("diverged", "interrupted"):
+            self.history.status = "interrupted"
+            self.what = f"interrupted (Ctrl-C) {where}"
+            self.kept = self._after(done)
+
+    def stopped(self, status: str, what: str) -> None:
+        """Early stopping, or a callback's StopTraining."""
+        self.history.status, self.what = status, what
+
+    def improved(self, epoch: int) -> None:
+        """``epoch`` is the best so far: keep its weights (before saying so, in case of Ctrl-C in between)."""
+        if self.best is not None:
+            np.copyto(self.best, self.params)
+        self.history.best_epoch = epoch
+
+    def epoch_loss(self, epoch: int, loss: float) -> None:
+        """Warn once per fit when the epoch loss exceeds ``GROWTH_FACTOR`` times its lowest value so far
+        (and the first epoch's): an exploding loss that stays finite."""
+        low, at = self.low
+        if loss < low:
+            self.low = (loss, epoch)
+        elif loss > GROWTH_FACTOR * low and loss > self.history.loss[0] and not self.history.warnings:
+            message = (
+                f"the training loss grew from {low:.3g} (epoch {at}) to {loss:.3g} (epoch {epoch}), "
+                f"more than {GROWTH_FACTOR:g}-fold: the learning rate is probably too large"
+            )
+            self.history.warnings.append(message)
+            warnings.warn(message, TrainingWarning, stacklevel=3)
+
+    def finish(self) -> None:
+        """Restore the best epoch's weights (with ``restore_best``) and write ``History.stopped``;
+        may run again (after a late Ctrl-C)."""
+        h = self.history
+        kept = self.kept
+        if self.best is not None and h.best_epoch is not None:
+            np.copyto(self.params, self.best)
+            kept = f"the weights of epoch {h.best_epoch} (the best)"
+        if self.what is None:
+            return
+        h.stopped = self.what if kept is None else f"{self.what}; {kept} are kept"
+        if h.status == "diverged":
+            h.stopped += " (try a smaller learning rate)"
+
+
+def _where(phase: int, epoch: int, b: int) -> str:
+    """Where training was, for a message: in batch ``b + 1`` of ``epoch`` (phase 1), at its end (2), or before."""
+    if phase == 1:
+        return f"at epoch {epoch}, batch {b + 1}"
+    return f"at the end of epoch {epoch}" if phase == 2 else "before the first epoch"
+
+
+def _save_checkpoint(net: Network, path: Path, loss: Loss, info: dict[str, Any]) -> None:
+    """Write a checkpoint, never of non-finite weights."""
+    if all_finite(net._flat):
+        net.save(path, loss=loss.name, info=info)
 
 
 def _is_classification(Y_raw: Any, Y: np.ndarray) -> bool:
@@ -159,15 +387,21 @@ class _Progress:
 
 
 class _Interrupt:
-    """Turns the first Ctrl-C into a flag checked after each batch (a second one interrupts at once)."""
+    """Turns the first Ctrl-C into a flag checked after each batch (a second one interrupts at once).
+
+    On exit the SIGINT handler in place before is put back, whatever happened.
+    """
 
     def __init__(self) -> None:
         self.flag = False
         self.old: Any = None
+        self.installed = False
 
     def __enter__(self) -> _Interrupt:
         if threading.current_thread() is threading.main_thread():
-            self.old = signal.signal(signal.SIGINT, self._handle)
+            self.old = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+            self.installed = True
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
@@ -176,8 +410,10 @@ class _Interrupt:
         self.flag = True
 
     def __exit__(self, *exc: Any) -> None:
-        if self.old is not None:
-            signal.signal(signal.SIGINT, self.old)
+        if self.installed:
+            # None: a handler not set from Python, which cannot be put back; Python's default then
+            signal.signal(signal.SIGINT, signal.default_int_handler if self.old is None else self.old)
+            self.installed = False
 
 
 def fit(
@@ -226,25 +462,53 @@ def fit(
         End with the weights of the best epoch (default: True with early stopping).
     callbacks : Callback or a list of them
     checkpoint : path, optional
-        Save the network there (atomically) every ``checkpoint_every`` epochs and at the end.
+        Save the network there (atomically) every ``checkpoint_every`` epochs and at the end;
+        never with a NaN or inf weight.
     verbose : int
         0: silent. 1: a progress bar when standard error is a terminal.
+
+    Training never ends with NaN or inf weights. When the loss (training or validation) or a
+    weight becomes NaN or inf, training stops with the last weights that gave a finite loss (the
+    initial ones if the first step diverged; the best epoch's with ``restore_best``), and
+    ``History.status`` is ``"diverged"``. Ctrl-C (or a KeyboardInterrupt from a callback) stops
+    it with ``status == "interrupted"`` and whole steps' weights. ``History.stopped`` says which
+    weights were kept. An epoch loss that grows over 100-fold beyond its lowest value warns once
+    (:class:`TrainingWarning`, also in ``History.warnings``).
     """
     require_network(net)
-    if int(epochs) < 1:
-        raise ChainruleError(f"epochs must be >= 1, got {epochs}")
-    if early_stopping is not None and int(early_stopping) < 1:
-        raise ChainruleError(f"early_stopping (the patience in epochs) must be >= 1, got {early_stopping}")
+    n_epochs = _epochs(epochs)
+    bs_arg = _batch_size(batch_size)
+    opt = _optimizer(optimizer)
+    shuffle = as_bool("shuffle", shuffle)
+    rng = as_seed("seed", seed)
+    if validation_data is not None and (
+        isinstance(validation_data, (str, bytes))
+        or not isinstance(validation_data, (tuple, list))
+        or len(validation_data) != 2
+    ):
+        raise ChainruleError(
+            f"validation_data must be a pair (X_val, Y_val); got {shown(validation_data)} "
+            f"({type(validation_data).__name__})"
+        )
+    if validation_fraction is not None:
+        validation_fraction = as_float(
+            "validation_fraction", validation_fraction, low=0, high=1, low_open=True, high_open=True
+        )
     if validation_data is not None and validation_fraction is not None:
         raise ChainruleError("give validation_data or validation_fraction, not both")
-    opt = SGD(lr=0.1) if optimizer is None else get_optimizer(optimizer)
-    rng = np.random.default_rng(seed)
+    patience = (
+        None if early_stopping is None else as_int("early_stopping (the patience in epochs)", early_stopping, low=1)
+    )
+    min_delta = as_float("min_delta", min_delta, low=0)
+    restore_best = patience is not None if restore_best is None else as_bool("restore_best", restore_best)
+    cbs = _callbacks(callbacks)
+    checkpoint_path = _checkpoint(checkpoint)
+    every = as_int("checkpoint_every", checkpoint_every, low=1)
+    verbose = _verbose(verbose)
     Xt, Yt, loss_, _ = _prepare(net, X, Y, loss)
     classification = _is_classification(Y, Yt)
     Xv = Yv = None
     if validation_fraction is not None:
-        if not 0 < validation_fraction < 1:
-            raise ChainruleError(f"validation_fraction must be between 0 and 1, got {validation_fraction}")
         n_val = int(round(Xt.shape[0] * validation_fraction))
         if not 1 <= n_val < Xt.shape[0]:
             raise ChainruleError(
@@ -253,37 +517,36 @@ def fit(
         order = rng.permutation(Xt.shape[0])
         Xv, Yv, Xt, Yt = Xt[order[:n_val]], Yt[order[:n_val]], Xt[order[n_val:]], Yt[order[n_val:]]
     elif validation_data is not None:
-        Xv, Yv, _, _ = _prepare(net, validation_data[0], validation_data[1], loss_)
+        try:
+            Xv, Yv, _, _ = _prepare(net, validation_data[0], validation_data[1], loss_)
+        except ChainruleError as exc:
+            raise ChainruleError(f"validation_data: {exc}") from None
     check_finite("X", Xt)
     if Xv is not None:
         check_finite("validation X", Xv)
     net.check()
     n = Xt.shape[0]
-    bs = n if batch_size is None else int(batch_size)
-    if bs < 1:
-        raise ChainruleError(f"batch_size must be >= 1 or None, got {batch_size}")
-    bs = min(bs, n)
-    cbs = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
-    if early_stopping is not None and restore_best is None:
-        restore_best = True
+    bs = n if bs_arg is None else min(bs_arg, n)
 
-    params = net._flat  # every weight and bias, as one vector
-    previous = params.copy()  # the parameters before the latest step
-    best = params.copy() if restore_best else None
+    history = History(classification=classification)
+    guard = _Guard(net, history, -(-n // bs), restore_best)
+    params, previous = guard.params, guard.previous
     spaces: dict[int, Workspace] = {}  # buffers per batch size, reused by every step
     labels = classes_of(Yt) if classification else None  # each sample's class, for the accuracy
-    best_value = np.inf
-    wait = 0
-    history = History(classification=classification)
-    progress = _Progress(int(epochs), verbose)
-    step = 0
-    try:
-        with _Interrupt() as interrupt:
-            for epoch in range(1, int(epochs) + 1):
+    best_value = math.inf
+    wait = step = pending = 0
+    last_loss = math.nan
+    epoch = b = phase = 0  # phase 1: in the batches of an epoch; 2: at its end (for messages only)
+    with _Interrupt() as interrupt:
+        progress = None
+        try:
+            progress = _Progress(n_epochs, verbose)
+            for epoch in range(1, n_epochs + 1):
                 start = time.perf_counter()
                 opt.set_epoch(epoch - 1)
                 order = rng.permutation(n) if shuffle else np.arange(n)
                 total = hits = 0.0
+                b, phase = 0, 1
                 for b, first in enumerate(range(0, n, bs)):
                     idx = order[first : first + bs]
                     Xb, Yb = Xt[idx], Yt[idx]
@@ -292,77 +555,102 @@ def fit(
                         space = spaces[len(idx)] = workspace(net, len(idx))
                     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught below
                         g = _gradients(net, Xb, Yb, loss_, per_sample=False, w=None, fused=True, out=space, teach=False)
-                    if not np.isfinite(g.C):
-                        history.stopped = (
-                            f"diverged: the loss became {g.C} at epoch {epoch}, batch {b + 1}; "
-                            "the weights of the last step with a finite loss are kept (try a smaller learning rate)"
-                        )
+                    if not math.isfinite(g.C):
+                        guard.diverged(f"the loss became {g.C} at epoch {epoch}, batch {b + 1}", step, last_loss)
                         break
+                    last_loss = g.C
                     total += g.C * len(idx)
                     if labels is not None:
                         hits += int(np.count_nonzero(classes_of(space.za[-1][1]) == labels[idx]))  # a^(L)
                     np.copyto(previous, params)
+                    pending = step + 1
                     with np.errstate(over="ignore", invalid="ignore"):
                         opt.step_flat(net, space.flat)
                     step += 1
+                    pending = 0
                     if not all_finite(params):
-                        np.copyto(params, previous)
-                        history.stopped = (
-                            f"diverged: a weight became NaN or inf at epoch {epoch}, batch {b + 1}; "
-                            "the weights before that step are kept (try a smaller learning rate)"
+                        guard.diverged(
+                            f"a weight became NaN or inf in the step of epoch {epoch}, batch {b + 1}", step, last_loss
                         )
                         break
                     for cb in cbs:
                         cb.on_batch_end(step, {"epoch": epoch, "batch": b + 1, "loss": g.C})
                     if interrupt.flag:
-                        history.stopped = f"interrupted (Ctrl-C) at epoch {epoch}, batch {b + 1}; the weights are kept"
+                        guard.interrupted(_where(1, epoch, b), step, 0)
                         break
-                if history.stopped and history.stopped.startswith("diverged: the loss"):
-                    np.copyto(params, previous)
-                if history.stopped and not history.stopped.startswith("interrupted"):
+                if history.status == "diverged":
                     break
-                history.loss.append(total / max(1, min(n, (b + 1) * bs)))
+                phase = 2
+                done = min(n, (b + 1) * bs)
+                row: dict[str, Any] = {"loss": total / done}
+                if not math.isfinite(row["loss"]):  # finite batch losses whose sum overflows
+                    guard.diverged(f"the mean loss of epoch {epoch} became {row['loss']}", step, last_loss)
+                    break
                 if classification:
-                    history.accuracy.append(hits / max(1, min(n, (b + 1) * bs)))
+                    row["accuracy"] = hits / done
                 if Xv is not None:
-                    r = evaluate(net, Xv, Yv, loss_)
-                    history.val_loss.append(r["loss"])
+                    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught below
+                        r = evaluate(net, Xv, Yv, loss_)
+                    if not math.isfinite(r["loss"]):
+                        guard.diverged(f"the validation loss became {r['loss']} at epoch {epoch}", step, last_loss)
+                        break
+                    row["val_loss"] = r["loss"]
                     if classification:
-                        history.val_accuracy.append(r["accuracy"])
+                        row["val_accuracy"] = r["accuracy"]
+                for name, value in row.items():
+                    getattr(history, name).append(value)
                 history.lr.append(opt.current_lr)
                 history.seconds.append(time.perf_counter() - start)
-                monitored = history.val_loss[-1] if Xv is not None else history.loss[-1]
+                guard.epoch_loss(epoch, row["loss"])
+                monitored = row["val_loss"] if Xv is not None else row["loss"]
                 if monitored < best_value - min_delta:
-                    best_value, history.best_epoch, wait = monitored, epoch, 0
-                    if best is not None:
-                        np.copyto(best, params)
+                    best_value, wait = monitored, 0
+                    guard.improved(epoch)
                 else:
                     wait += 1
                 row = history.row(epoch)
                 progress.update(row)
-                if checkpoint is not None and epoch % max(1, int(checkpoint_every)) == 0:
-                    net.save(checkpoint, loss=loss_.name, info={"epoch": epoch, **_floats(row)})
+                if checkpoint_path is not None and epoch % every == 0:
+                    _save_checkpoint(net, checkpoint_path, loss_, {"epoch": epoch, **_floats(row)})
                 try:
                     for cb in cbs:
                         cb.on_epoch_end(epoch, row)
                 except StopTraining as exc:
-                    history.stopped = f"stopped by a callback at epoch {epoch}" + (f": {exc}" if str(exc) else "")
-                if history.stopped:
+                    guard.stopped(
+                        "callback", f"stopped by a callback at epoch {epoch}" + (f": {exc}" if str(exc) else "")
+                    )
+                if interrupt.flag:
+                    guard.interrupted(_where(2, epoch, b), step, 0)
+                if history.status != "completed":
                     break
-                if early_stopping is not None and wait >= int(early_stopping):
-                    history.stopped = (
-                        f"early stopping at epoch {epoch}: no improvement for {early_stopping} epochs "
-                        f"(best epoch {history.best_epoch})"
+                if patience is not None and wait >= patience:
+                    guard.stopped(
+                        "early_stopping",
+                        f"early stopping at epoch {epoch}: no improvement for {patience} epochs "
+                        f"(best epoch {history.best_epoch})",
                     )
                     break
-    except StopTraining as exc:
-        history.stopped = "stopped by a callback" + (f": {exc}" if str(exc) else "")
-    finally:
-        progress.close()
-    if best is not None and history.best_epoch is not None:
-        np.copyto(params, best)
-    if checkpoint is not None:
-        net.save(checkpoint, loss=loss_.name, info={"epoch": history.epochs, "stopped": history.stopped})
+        except StopTraining as exc:
+            guard.stopped(
+                "callback", f"stopped by a callback {_where(phase, epoch, b)}" + (f": {exc}" if str(exc) else "")
+            )
+        except KeyboardInterrupt:
+            history._trim()
+            guard.interrupted(_where(phase, epoch, b), step, pending)
+        finally:
+            if progress is not None:
+                progress.close()
+        try:
+            guard.finish()
+            if interrupt.flag:
+                guard.interrupted("at the end of training", step, 0)
+                guard.finish()
+            if checkpoint_path is not None:
+                info = {"epoch": history.epochs, "status": history.status, "stopped": history.stopped}
+                _save_checkpoint(net, checkpoint_path, loss_, info)
+        except KeyboardInterrupt:  # a second Ctrl-C while saving: the checkpoint file is the previous one, whole
+            guard.interrupted("while saving the checkpoint", step, 0)
+            guard.finish()
     return history
 
 
