@@ -48,7 +48,7 @@ from .io import load_network_and_metadata
 from .losses import LOSSES
 from .network import Network, classes_of
 from .optim import SGD, Adam
-from .train import evaluate, fit
+from .train import TrainingWarning, evaluate, fit
 
 __all__ = ["main"]
 
@@ -274,8 +274,8 @@ def _train(args: argparse.Namespace) -> int:
         f"{args.activation}, {out_act} output, {loss}) on {source}: {len(X_train)} training and "
         f"{len(X_test)} test samples, {args.epochs} epochs, {opt!r}"
     )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingWarning)  # printed below from the History, one line each
         history = fit(
             net,
             X_train,
@@ -289,16 +289,14 @@ def _train(args: argparse.Namespace) -> int:
             early_stopping=args.early_stopping,
             verbose=0 if args.quiet else 1,
         )
-    for w in caught:  # a loss that exploded but stayed finite, ...: one line each, no Python warning format
-        print(f"warning: {w.message}", file=sys.stderr)
-    stopped = history.stopped or ""
-    diverged, interrupted = stopped.startswith("diverged"), stopped.startswith("interrupted")
-    if history.stopped and not (diverged or interrupted):
+    for text in history.warnings:  # a loss that exploded but stayed finite
+        print(f"chainrule train: warning: {text}", file=sys.stderr)
+    if history.stopped and history.status not in ("diverged", "interrupted"):
         print(f"training {history.stopped}")
     result = evaluate(net, X_test, y_test, loss=loss)
-    line = f"after {history.epochs} epochs: "
-    if history.loss:
-        line += f"training loss {history.loss[-1]:.4g}, "
+    line = f"after {history.epochs} epoch{'s' if history.epochs != 1 else ''}: "
+    if history.last_loss is not None:
+        line += f"training loss {history.last_loss:.4g}, "
     line += f"test loss {result['loss']:.4g}"
     if "accuracy" in result:
         hits = int(round(result["accuracy"] * result["n"]))
@@ -325,13 +323,10 @@ def _train(args: argparse.Namespace) -> int:
         except ChainruleError as exc:
             print(f"no loss curve: {exc}", file=sys.stderr)
     print(f"saved in {out}/: {', '.join(written)}")
-    if diverged:
-        print(
-            f"chainrule train: training {history.stopped}; {model} holds those weights (exit status 1)",
-            file=sys.stderr,
-        )
+    if history.status == "diverged":
+        print(f"chainrule train: training {history.stopped}; saved them in {model}", file=sys.stderr)
         return 1
-    if interrupted:
+    if history.status == "interrupted":
         print(f"chainrule train: training {history.stopped}; saved in {model}", file=sys.stderr)
         return 130
     # the output weight that the first test sample moves most: an explanation worth reading

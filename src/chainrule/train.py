@@ -346,7 +346,8 @@ def evaluate(net: Network, X: Any, Y: Any, loss: str | Loss = "squared_error") -
     """
     Xv, Yv, loss_, _ = _prepare(net, X, Y, loss)
     z, a = net._output(Xv, check=True)  # one forward pass serves the loss and the classes
-    out: dict[str, Any] = {"loss": float(loss_.C0(a, Yv, z).mean()), "n": Xv.shape[0]}
+    with np.errstate(over="ignore"):  # a huge but finite loss may sum to inf: that is the answer, not a warning
+        out: dict[str, Any] = {"loss": float(loss_.C0(a, Yv, z).mean()), "n": Xv.shape[0]}
     if _is_classification(Y, Yv):
         pred, true, k = classes_of(a), classes_of(Yv), max(2, Yv.shape[1])
         confusion = np.zeros((k, k), dtype=np.int64)
