@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import as_bool, as_float
 from .backprop import _gradients, _prepare
-from .errors import ChainruleError
+from .errors import ChainruleError, shown
 from .gradcheck import central_difference
 from .losses import Loss
 from .network import Network, require_network
@@ -171,8 +172,8 @@ class Explanation:
 
 
 def _check_index(name: str, value: Any, upper: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ChainruleError(f"{name} must be a whole number, got {value!r}")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ChainruleError(f"{name} must be a whole number, got {shown(value)} ({type(value).__name__})")
     if not 0 <= value < upper:
         raise ChainruleError(f"{name} = {value} is out of range: {what} has nodes 0..{upper - 1}")
     return int(value)
@@ -223,13 +224,15 @@ def explain(
     """
     require_network(net)
     L = net.L
-    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 1 <= layer <= L:
+    if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer)) or not 1 <= layer <= L:
         raise ChainruleError(
-            f"layer = {layer!r} is out of range: weights and biases live in layers 1..{L} "
+            f"layer = {shown(layer)} is out of range: weights and biases live in layers 1..{L} "
             f"(layer 0 is the input layer, layer L = {L} the output layer)"
         )
     l = int(layer)
     j = _check_index("j", j, net.sizes[l], f"layer {l}")
+    bias = as_bool("bias", bias)
+    eps = as_float("eps", eps, low=0, high=1, low_open=True)
     if bias:
         if net.b is None:
             raise ChainruleError("this network has no biases (bias=False): explain a weight instead")

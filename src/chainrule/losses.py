@@ -23,7 +23,7 @@ from typing import ClassVar
 import numpy as np
 
 from .activations import Activation, Sigmoid, Softmax
-from .errors import ChainruleError, unknown_name
+from .errors import ChainruleError, shown, unknown_name
 
 __all__ = [
     "LOSSES",
@@ -239,7 +239,7 @@ def get_loss(spec: str | Loss) -> Loss:
     if isinstance(spec, Loss):
         return spec
     if not isinstance(spec, str):
-        raise ChainruleError(f"a loss is a name or a Loss instance, got {type(spec).__name__}: {spec!r}")
+        raise ChainruleError(f"loss: a loss is a name or a Loss instance, got {type(spec).__name__}: {shown(spec)}")
     cls = LOSSES.get(spec.lower())
     if cls is None:
         raise unknown_name("loss", spec, LOSSES)
