@@ -222,7 +222,7 @@ def _plan_for(net: Any) -> Plan | None:
 def compiled_plan(net: Any, loss: Loss, n: int) -> tuple[Plan, int, bool] | None:
     """The plan, the loss code and whether the whole pass is compiled (else only what lies
     between the matrix products) when compiled code computes this gradient; else None."""
-    choice = _current()
+    choice = _choice.get() or _default[0]  # _current(), inlined: this runs on every gradient
     if choice == "numpy" or (_kernels is None and not _load()):
         return None
     loss_code = LOSS_CODES.get(loss.name)

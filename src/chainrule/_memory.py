@@ -22,6 +22,7 @@ from .errors import ChainruleError
 
 __all__ = [
     "MEMORY_LIMIT",
+    "TooLargeError",
     "block_offsets",
     "buffer_length",
     "carve",
@@ -34,6 +35,11 @@ __all__ = [
     "release_memory",
     "require_memory",
 ]
+
+
+class TooLargeError(ChainruleError):
+    """More memory asked for than the machine has (or than the allocator could give): callers
+    that know what the arrays are for catch it to say so (see :func:`chainrule.backprop.gradients`)."""
 
 
 def _physical_memory() -> int:
@@ -91,12 +97,14 @@ def require_memory(nbytes: int, what: str, detail: str = "") -> None:
     """Raise :class:`ChainruleError` when ``what`` would need more than :data:`MEMORY_LIMIT` bytes:
     "``what`` would need 40 TB ``detail``; this machine has 24 GB"."""
     if nbytes > MEMORY_LIMIT:
-        raise ChainruleError(f"{what} would need {human_bytes(nbytes)}{detail}; {_machine()}")
+        raise TooLargeError(f"{what} would need {human_bytes(nbytes)}{detail}; {_machine()}")
 
 
 def out_of_memory(nbytes: int, what: str, detail: str = "") -> ChainruleError:
     """The error for a ``MemoryError`` raised while allocating ``nbytes`` for ``what``."""
-    return ChainruleError(
+    if nbytes > MEMORY_LIMIT:
+        return TooLargeError(f"{what} would need {human_bytes(nbytes)}{detail}; {_machine()}")
+    return TooLargeError(
         f"{what} needs {human_bytes(nbytes)}{detail}, more than is free now ({_machine()}); "
         "use fewer samples per call or a smaller network"
     )

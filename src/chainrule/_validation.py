@@ -221,7 +221,11 @@ def as_targets(
     column) of integers ``0..n_L-1`` becomes one-hot rows. A 1-D ``Y`` with ``n_L == 1`` is one
     target per sample. For a single sample, a 1-D ``Y`` of ``n_L`` values is its target row.
     """
-    Y = np.asarray(Y) if not isinstance(Y, np.ndarray) else Y
+    if not isinstance(Y, np.ndarray):
+        try:
+            Y = np.asarray(Y)
+        except Exception:  # noqa: BLE001 - ragged, too deep, a broken container: as_numeric says which
+            Y = as_numeric("Y", Y, np.float64)
     Y = as_numeric("Y", Y, Y.dtype if Y.dtype.kind in "biuf" else np.float64)
     if Y.ndim == 0:
         Y = Y.reshape(1)

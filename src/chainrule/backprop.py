@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 
 from ._backend import Plan, compiled_outer_products, compiled_plan, kernels
-from ._memory import buffer_length, carve, layer_views, out_of_memory, pad_of
+from ._memory import TooLargeError, buffer_length, carve, layer_views, out_of_memory, pad_of
 from ._memory import kept_workspaces as _spaces  # key -> [(workspace, what it holds, reference counts)]
 from ._validation import as_bool, as_inputs, as_sample_weight, as_targets, check_finite
-from .errors import ChainruleError
+from .errors import ChainruleError, shown
 from .layers import LayerList
 from .losses import Loss, get_loss
 from .network import Network, Trace, n_parameters, parameter_views, require_network
@@ -330,15 +330,15 @@ def gradients(
     X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight, finite_targets=False)
     try:
         return _gradients(net, X, Y, loss, per_sample=per_sample, w=w, fused=fused, check=True, check_Y=True)
-    except MemoryError:
+    except (MemoryError, TooLargeError):
         raise _out_of_memory(net, X.shape[0], per_sample) from None
 
 
-def _out_of_memory(net: Network, n: int, per_sample: bool) -> ChainruleError:
-    """The error for a MemoryError in a pass of ``n`` samples, with what the pass needs: ``n``
+def _out_of_memory(net: Network, n: int, per_sample: bool, what: str = "a gradient") -> ChainruleError:
+    """The error for too little memory in a pass of ``n`` samples, with what the pass needs: ``n``
     activations of every layer, five arrays each (and each sample's gradient with ``per_sample``)."""
     count = 5 * n * sum(net.sizes[1:]) + (n if per_sample else 1) * net.n_params
-    what = f"a gradient of {n} samples{' per sample' if per_sample else ''} on Network({list(net.sizes)})"
+    what = f"{what} of {n} samples{' per sample' if per_sample else ''} on Network({shown(list(net.sizes))})"
     return out_of_memory(count * net.dtype.itemsize, what, f" ({net.dtype.name})")
 
 
@@ -626,8 +626,8 @@ def cost(net: Network, X: Any, Y: Any, loss: str | Loss = "squared_error", *, sa
     X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight)
     try:
         return _cost(net, X, Y, loss, w, check=True)
-    except MemoryError:
-        raise _out_of_memory(net, X.shape[0], False) from None
+    except (MemoryError, TooLargeError):
+        raise _out_of_memory(net, X.shape[0], False, "the cost") from None
 
 
 def _cost(

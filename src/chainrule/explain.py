@@ -171,11 +171,11 @@ class Explanation:
         return self.to_text()
 
 
-def _check_index(name: str, value: Any, upper: int, what: str) -> int:
+def _check_index(name: str, value: Any, upper: int, what: str, unit: str = "nodes") -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise ChainruleError(f"{name} must be a whole number, got {shown(value)} ({type(value).__name__})")
     if not 0 <= value < upper:
-        raise ChainruleError(f"{name} = {value} is out of range: {what} has nodes 0..{upper - 1}")
+        raise ChainruleError(f"{name} = {value} is out of range: {what} has {unit} 0..{upper - 1}")
     return int(value)
 
 
@@ -244,7 +244,7 @@ def explain(
     X, Y, loss, _ = _prepare(net, X, Y, loss)
     rows = np.arange(X.shape[0])
     if sample is not None:
-        sample = _check_index("sample", sample, X.shape[0], "the data (as samples)")
+        sample = _check_index("sample", sample, X.shape[0], "X", "samples")
         rows = rows[sample : sample + 1]
         X, Y = X[rows], Y[rows]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._memory import carve, human_count, out_of_memory, require_memory
+from ._memory import TooLargeError, carve, human_count, out_of_memory, require_memory
 from ._validation import _all_finite, all_finite, as_bool, as_inputs, as_int, as_numeric, as_seed, check_finite
 from .activations import Activation, Sigmoid, Softmax, get_activation
 from .errors import ChainruleError, shown
@@ -440,11 +440,24 @@ class Network:
         ``X`` is ``(n_samples, n_0)`` (one 1-D sample also works). Returns a :class:`Trace` with
         ``trace.a[l]`` for ``l = 0..L`` (``a^(0) = X``) and ``trace.z[l]`` for ``l = 1..L``.
         """
-        return self._forward(as_inputs(X, self.sizes[0], self.dtype, finite=False), check=True)
+        X = as_inputs(X, self.sizes[0], self.dtype, finite=False)
+        try:
+            return self._forward(X, check=True)
+        except (MemoryError, TooLargeError):
+            raise self._too_large(X.shape[0], "a forward pass", 2) from None
 
     def predict(self, X: Any) -> np.ndarray:
         """The output ``a^(L)`` for each row of ``X``, shape ``(n_samples, n_L)``; keeps no trace."""
-        return self._output(as_inputs(X, self.sizes[0], self.dtype, finite=False), check=True)[1]
+        X = as_inputs(X, self.sizes[0], self.dtype, finite=False)
+        try:
+            return self._output(X, check=True)[1]
+        except (MemoryError, TooLargeError):
+            raise self._too_large(X.shape[0], "a prediction", 1) from None
+
+    def _too_large(self, n: int, what: str, arrays: int) -> ChainruleError:
+        """The error for too little memory for ``arrays`` arrays ``(n, n_l)`` per layer."""
+        nbytes = arrays * n * sum(self.sizes[1:]) * self.dtype.itemsize
+        return out_of_memory(nbytes, f"{what} of {n} samples through Network({shown(list(self.sizes))})", "")
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """The output probabilities ``a^(L)``; the output layer must be softmax (one distribution
