@@ -51,6 +51,14 @@ class HugeRepr:
         return "r" * 3_000_000
 
 
+class NoG(cr.Activation):
+    name = "no_g"
+
+
+class NoC0(cr.Loss):
+    name = "no_c0"
+
+
 def _deep(depth: int = 3000) -> list:
     out: list = []
     inner = out
@@ -142,6 +150,7 @@ CASES = [
     ("leaky alpha list", network(activation={"name": "leaky_relu", "alpha": [1]}), "alpha"),
     ("leaky bad key", network(activation={"name": "leaky_relu", "beta": 1}), "leaky_relu"),
     ("output_activation int", network(output_activation=5), "output_activation"),
+    ("activation without g", network(activation=NoG()), "NoG does not define g and g_prime"),
     ("output_activation unknown", network(output_activation="softmaks"), "output_activation"),
     # Network.from_weights
     ("weights None", from_weights(None), "weights"),
@@ -198,6 +207,7 @@ CASES = [
     ("gradients loss None", grads(loss=None), "loss"),
     ("gradients loss unknown", grads(loss="hinge"), "loss"),
     ("gradients loss huge", grads(loss="l" * 100_000), "loss"),
+    ("gradients loss without C0", grads(loss=NoC0()), "NoC0 does not define C0 and dC0_da"),
     ("gradients sample_weight str", grads(sample_weight="ab"), "sample_weight"),
     ("gradients sample_weight dict", grads(sample_weight={1: 2}), "sample_weight"),
     ("gradients sample_weight short", grads(sample_weight=[1.0]), "sample_weight"),

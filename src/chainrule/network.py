@@ -370,6 +370,15 @@ class Network:
 
     def _check_activations(self) -> None:
         for l, g in self.g.items():
+            cls = type(g)
+            missing = [m for m in ("g", "g_prime") if getattr(cls, m) is getattr(Activation, m)]
+            if "g_prime" in missing and not g.elementwise:
+                missing.remove("g_prime")  # softmax-like activations give jacobian and backward instead
+            if missing:
+                raise ChainruleError(
+                    f"activation of layer {l}: {cls.__name__} does not define {' and '.join(missing)}; "
+                    "an Activation subclass needs g and (when elementwise) g_prime"
+                )
             if isinstance(g, Softmax) and self.sizes[l] == 1:
                 raise ChainruleError(
                     f"softmax on layer {l} with a single node is the constant 1 (its gradient is 0); "

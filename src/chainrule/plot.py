@@ -22,7 +22,7 @@ from .errors import ChainruleError, shown
 if TYPE_CHECKING:
     from .explain import Explanation
 
-__all__ = ["plot_explanation", "plot_history"]
+__all__ = ["FORMATS", "picture_path", "plot_explanation", "plot_history"]
 
 
 def _matplotlib() -> Any:
@@ -37,8 +37,13 @@ def _matplotlib() -> Any:
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 
-def _format_of(path: Any) -> tuple[Path, str] | None:
-    """``(path, format)`` for a path to save a picture to, checked before anything is drawn; None for None."""
+def picture_path(path: Any) -> tuple[Path, str] | None:
+    """``(path, format)`` for a path to save a picture to, checked before anything is drawn (and
+    before anything is computed, when a caller such as the CLI checks it first); None for None.
+
+    >>> picture_path("net.SVG")[1]
+    'svg'
+    """
     if path is None:
         return None
     path = as_path("path", path)
@@ -85,7 +90,7 @@ def plot_explanation(
 
     if not isinstance(e, Explanation):
         raise ChainruleError(f"e must be an Explanation (from chainrule.explain); got {type(e).__name__}")
-    target = _format_of(path)
+    target = picture_path(path)
     color_by_gradient = as_bool("color_by_gradient", color_by_gradient)
     try:
         sample = as_int("sample", sample, low=0, high=e.n - 1)
@@ -214,7 +219,7 @@ def plot_history(history: Any, path: str | os.PathLike | None = None) -> Any:
 
     if not isinstance(history, History):
         raise ChainruleError(f"history must be a History (what fit returns); got {type(history).__name__}")
-    target = _format_of(path)
+    target = picture_path(path)
     Figure = _matplotlib()
     panels = 2 if history.accuracy else 1
     fig = Figure(figsize=(5.5 * panels, 4), layout="constrained")
