@@ -267,21 +267,24 @@ def as_targets(
 
 def _one_hot(labels: np.ndarray, n_L: int, dtype: np.dtype) -> np.ndarray:
     check_finite("Y", labels.astype(np.float64, copy=False), ("row",))
-    as_int = labels.astype(np.int64)
-    if labels.dtype.kind == "f" and not np.array_equal(as_int, labels):
-        i = int(np.argmax(as_int != labels))
-        raise ChainruleError(
-            f"Y is read as class labels (one per sample, {n_L} output nodes) but holds "
-            f"{labels[i]} at row {i}, not a whole number; give labels 0..{n_L - 1} or targets of "
-            f"shape (n_samples, {n_L})"
-        )
-    out_of_range = (as_int < 0) | (as_int >= n_L)
+    if labels.dtype.kind == "f":
+        fractional = np.floor(labels) != labels
+        if fractional.any():
+            i = int(np.argmax(fractional))
+            raise ChainruleError(
+                f"Y is read as class labels (one per sample, {n_L} output nodes) but holds "
+                f"{labels[i]} at row {i}, not a whole number; give labels 0..{n_L - 1} or targets of "
+                f"shape (n_samples, {n_L})"
+            )
+    out_of_range = (labels < 0) | (labels >= n_L)  # before the cast: 1e300 has no int64
     if out_of_range.any():
         i = int(np.argmax(out_of_range))
+        label = int(labels[i]) if abs(labels[i]) < 2**63 else labels[i]
         raise ChainruleError(
-            f"Y holds class label {as_int[i]} at row {i}, out of range: the output layer has "
+            f"Y holds class label {label} at row {i}, out of range: the output layer has "
             f"n_L = {n_L} nodes, so labels must be 0..{n_L - 1}"
         )
+    as_int = labels.astype(np.int64)
     Y = np.zeros((labels.shape[0], n_L), dtype=dtype)
     Y[np.arange(labels.shape[0]), as_int] = 1
     return Y

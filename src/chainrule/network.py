@@ -150,12 +150,17 @@ def _layer_list(value: Any, name: str, what: str, arrays: bool = False) -> list[
     rows are the layers', only with ``arrays``)."""
     if isinstance(value, np.ndarray) and arrays and value.ndim >= 1:
         value = list(value)
-    if not isinstance(value, (list, tuple, LayerList)) or len(value) == 0:
-        raise ChainruleError(
-            f"{name} must be a list [{what}(1), ..., {what}(L)] of arrays, one per layer 1..L; "
-            f"got {shown(value)} ({type(value).__name__})"
-        )
-    return list(value)
+    if isinstance(value, (list, tuple, LayerList)):
+        try:
+            items = list(value)
+        except Exception as exc:  # noqa: BLE001 - a list subclass with a broken __iter__
+            raise ChainruleError(f"{name} could not be read: {type(exc).__name__}: {shown(str(exc))}") from None
+        if items:
+            return items
+    raise ChainruleError(
+        f"{name} must be a list [{what}(1), ..., {what}(L)] of arrays, one per layer 1..L; "
+        f"got {shown(value)} ({type(value).__name__})"
+    )
 
 
 def _as_weights(weights: Any, dtype: Any) -> list[np.ndarray]:
@@ -226,7 +231,10 @@ def _activations(
                 f"activation: an activation is a name or an Activation instance, got {type(activation).__name__}: "
                 f"{shown(activation)} (give one, or a list of them, one per layer 1..L)"
             )
-        specs = list(activation)
+        try:
+            specs = list(activation)
+        except Exception as exc:  # noqa: BLE001 - a list subclass with a broken __iter__
+            raise ChainruleError(f"activation could not be read: {type(exc).__name__}: {shown(str(exc))}") from None
         if len(specs) != L:
             raise ChainruleError(
                 f"activation lists one activation per layer 1..L; the network has L = {L} layers "
