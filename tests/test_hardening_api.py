@@ -415,12 +415,12 @@ def test_huge_networks_say_how_much_memory_they_would_need(monkeypatch):
     with pytest.raises(cr.ChainruleError) as info:
         cr.Network([3, 10**12, 2], bias=False)
     message = str(info.value)
-    assert message.startswith("Network([3, 1000000000000, 2]) would need 40 TB for its 5e+12 weights (float64)")
+    assert message.startswith("Network([3, 1000000000000, 2]) would need 40 TB for its 5e12 weights (float64)")
     assert f"this machine has {_memory.human_bytes(_memory._physical_memory())}" in message
-    with pytest.raises(cr.ChainruleError, match=r"would need 20 TB for its 5e\+12 weights \(float32\)"):
+    with pytest.raises(cr.ChainruleError, match=r"would need 20 TB for its 5e12 weights \(float32\)"):
         cr.Network([3, 10**12, 2], bias=False, dtype="float32")
     monkeypatch.setattr(_memory, "MEMORY_LIMIT", 24 * 10**9)  # whatever this machine has: 24 GB
-    with pytest.raises(cr.ChainruleError, match=r"would need 80 GB for its 1e\+10 weights \(float64\)"):
+    with pytest.raises(cr.ChainruleError, match=r"would need 80 GB for its 1e10 weights \(float64\)"):
         cr.Network([100000] * 2, bias=False)
 
 
@@ -449,7 +449,7 @@ def test_a_memory_error_while_allocating_becomes_a_clear_error(monkeypatch):
 def test_memory_units():
     assert _memory.human_bytes(4 * 10**13) == "40 TB" and _memory.human_bytes(999) == "999 bytes"
     assert _memory.human_bytes(10**5000) == "about 10^5000 bytes"
-    assert _memory.human_count(5 * 10**12) == "5e+12" and _memory.count_digits(10**4999) == 5000
+    assert _memory.human_count(5 * 10**12) == "5e12" and _memory.count_digits(10**4999) == 5000
 
 
 # ---------------------------------------------------------------- from_weights

@@ -81,11 +81,11 @@ def count_digits(n: int) -> int:
 
 
 def human_count(n: int) -> str:
-    """A count for a message: ``"1234"``, ``"5e+12"``, ``"about 10^400"``."""
+    """A count for a message: ``"1234"``, ``"5e12"``, ``"about 10^400"``."""
     if n < 10**6:
         return str(n)
     if n < 10**300:
-        return f"{float(n):.3g}"
+        return f"{float(n):.3g}".replace("e+", "e")
     return f"about 10^{count_digits(n) - 1}"
 
 

@@ -41,7 +41,8 @@ __all__ = ["Gradients", "MissingPartError", "Workspace", "cost", "gradients", "w
 
 class MissingPartError(ChainruleError, AttributeError):
     """An attribute of :class:`Gradients` that the path which computed it does not keep
-    (``g_prime`` on the fused path). Also an ``AttributeError``, so ``hasattr`` says False."""
+    (``g_prime`` on the fused path), or one set on the read-only result. Also an
+    ``AttributeError``, so ``hasattr`` says False."""
 
 
 class Gradients:
@@ -124,7 +125,7 @@ class Gradients:
         return self
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"Gradients is read-only; cannot set {name!r}")
+        raise MissingPartError(f"Gradients is read-only; cannot set {shown(name)}")
 
     def _part(self, name: str) -> Any:
         if self._parts is None:
