@@ -101,11 +101,14 @@ def _announce_compiling(module: Any) -> None:
     if _announced[0]:
         return
     _announced[0] = True
-    if not _cache_is_warm(module):
-        sys.stderr.write(
-            "chainrule: compiling the fast kernels once (about 10 s); later runs load them from the cache\n"
-        )
-        sys.stderr.flush()
+    if not _cache_is_warm(module) and sys.stderr is not None:
+        try:
+            sys.stderr.write(
+                "chainrule: compiling the fast kernels once (about 10 s); later runs load them from the cache\n"
+            )
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed or broken stderr: the notice is only a courtesy
+            pass
 
 
 def _load() -> bool:
