@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import sys
 import weakref
 
@@ -200,7 +201,7 @@ def test_kernels_that_fail_to_load_leave_numpy_with_a_warning(monkeypatch, error
 
     monkeypatch.setattr(_backend, "_kernels", None)
     monkeypatch.setattr(_backend, "_installed", True)
-    monkeypatch.setattr(_backend, "_backend", ["auto"])
+    monkeypatch.setattr(_backend, "_default", ["auto"])  # the process default
     monkeypatch.delitem(sys.modules, "chainrule._kernels", raising=False)  # so that it is imported again
     monkeypatch.delattr(cr, "_kernels", raising=False)
     monkeypatch.setattr(builtins, "__import__", failing)
@@ -332,8 +333,10 @@ def test_threads_computing_gradients_at_once_never_share_a_result(name):
         def work(i):  # each result checked, then dropped, so that its memory may be reused
             return all(np.array_equal(cr.gradients(net, inputs[i], Y).dW[1], expected[i]) for _ in range(100))
 
+        # the backend is context-local: a worker runs in a copy of this context to compute on its path
+        context = contextvars.copy_context()
         with ThreadPoolExecutor(2) as pool:
-            assert all(pool.map(work, [0, 1, 0, 1]))
+            assert all(pool.map(lambda i: context.copy().run(work, i), [0, 1, 0, 1]))
 
 
 def test_release_memory_lets_the_kept_memory_go():

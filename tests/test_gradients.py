@@ -30,7 +30,11 @@ def test_fused_and_unfused_agree(hidden, out, loss):
     net, X, Y = _problem(hidden, out, loss)
     fast = cr.gradients(net, X, Y, loss=loss, fused=True)
     slow = cr.gradients(net, X, Y, loss=loss, fused=False)
-    assert fast.g_prime is None and slow.g_prime is not None
+    assert slow.g_prime is not None and not hasattr(fast, "g_prime")
+    with pytest.raises(
+        cr.ChainruleError, match=r"g_prime is only kept with fused=False: call gradients\(\.\.\., fused=False\)"
+    ):
+        _ = fast.g_prime
     for l in range(1, 4):
         np.testing.assert_allclose(fast.delta[l], slow.delta[l], rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(fast.dW[l], slow.dW[l], rtol=1e-12, atol=1e-15)

@@ -134,10 +134,10 @@ def test_schedules():
     "make,match",
     [
         (lambda: cr.SGD(lr=0), r"lr must be a finite number > 0"),
-        (lambda: cr.SGD(lr=0.1, momentum=1.0), r"momentum must be < 1"),
+        (lambda: cr.SGD(lr=0.1, momentum=1.0), r"momentum must be a finite number >= 0 and < 1; got 1.0"),
         (lambda: cr.SGD(lr=0.1, nesterov=True), r"nesterov=True needs a momentum > 0"),
-        (lambda: cr.Adam(beta1=1.0), r"beta1 must be in \[0, 1\)"),
-        (lambda: cr.StepLR(0), r"step_size must be >= 1"),
+        (lambda: cr.Adam(beta1=1.0), r"beta1 must be a finite number >= 0 and < 1; got 1.0"),
+        (lambda: cr.StepLR(0), r"step_size must be a whole number >= 1; got 0"),
         (lambda: cr.optim.get_optimizer("rmsprop"), r"unknown optimizer 'rmsprop'; valid names: adam, sgd"),
     ],
 )

@@ -236,5 +236,5 @@ def test_net_must_be_a_network():
 def test_gradcheck_argument_errors(net):
     with pytest.raises(ChainruleError, match=r"max_checks must be >= 1 or None"):
         cr.gradcheck(net, np.zeros((1, 3)), np.zeros((1, 2)), max_checks=0)
-    with pytest.raises(ChainruleError, match=r"eps must be > 0"):
+    with pytest.raises(ChainruleError, match=r"eps must be a finite number > 0 and <= 1; got 0"):
         cr.gradcheck(net, np.zeros((1, 3)), np.zeros((1, 2)), eps=0)

@@ -23,8 +23,10 @@ The environment variable ``CHAINRULE_BACKEND`` sets the backend at import.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib.util
 import os
+import sys
 import warnings
 import weakref
 from collections.abc import Iterator
@@ -33,7 +35,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .activations import _LOG_MAX, ACTIVATIONS
-from .errors import ChainruleError
+from .errors import ChainruleError, shown
 from .losses import LOSSES, Loss
 
 
@@ -62,7 +64,51 @@ LOSS_CODES = {"squared_error": 0, "mse": 1, "cross_entropy": 2, "binary_cross_en
 #: the cores beside NumPy's own BLAS threads; above it, products dominate and NumPy does them.
 COMPILED_WORK = 1 << 18
 
-_backend = ["auto" if _installed else "numpy"]
+#: the process-wide default (what :func:`set_backend` sets) and the choice of the current context
+#: (what ``with backend(...)`` sets): a ContextVar, so threads and asyncio tasks each see their own
+_default = ["auto" if _installed else "numpy"]
+_choice: contextvars.ContextVar[str | None] = contextvars.ContextVar("chainrule_backend", default=None)
+
+
+def _current() -> str:
+    """The backend in force here: the context's choice, else the process default."""
+    choice = _choice.get()
+    return _default[0] if choice is None else choice
+
+
+_announced = [False]  # whether the one line about compiling has been printed in this process
+
+
+def _cache_is_warm(module: Any) -> bool:
+    """Whether numba's cache holds the main kernels compiled for this source (no compiling ahead).
+
+    Reads numba's cache index (in ``__pycache__`` beside ``_kernels.py``, or ``NUMBA_CACHE_DIR``);
+    an index written for an older source counts as empty, as numba itself treats it. Anything
+    unexpected (a numba without these internals) counts as warm: better no word than a wrong one.
+    """
+    try:
+        for kernel in (module.mean_gradient, module.layer_forward, module.layer_backward):
+            if not kernel._cache._cache_file._load_index():
+                return False
+    except Exception:  # noqa: BLE001 - numba internals: never let the check itself fail
+        return True
+    return True
+
+
+def _announce_compiling(module: Any) -> None:
+    """Say once per process, on stderr, that the kernels are being compiled (about 10 s) when
+    numba's cache is cold; later runs load them from the cache and print nothing."""
+    if _announced[0]:
+        return
+    _announced[0] = True
+    if not _cache_is_warm(module) and sys.stderr is not None:
+        try:
+            sys.stderr.write(
+                "chainrule: compiling the fast kernels once (about 10 s); later runs load them from the cache\n"
+            )
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed or broken stderr: the notice is only a courtesy
+            pass
 
 
 def _load() -> bool:
@@ -75,49 +121,64 @@ def _load() -> bool:
             from . import _kernels as kernels_module
         except Exception as exc:  # noqa: BLE001 - any failure here leaves the NumPy path, which always works
             _installed = False
-            if _backend[0] == "auto":
-                _backend[0] = "numpy"
+            if _default[0] == "auto":
+                _default[0] = "numpy"
             warnings.warn(
                 f"the compiled kernels could not be loaded ({exc}); chainrule computes on NumPy", RuntimeWarning, 2
             )
         else:
+            _announce_compiling(kernels_module)
             _kernels = kernels_module
     return _kernels is not None
 
 
 def _check_name(name: Any) -> str:
-    if name not in BACKENDS:
-        raise ChainruleError(f"unknown backend {name!r}; the backends are {', '.join(BACKENDS)}")
+    if not isinstance(name, str) or name not in BACKENDS:
+        raise ChainruleError(f"unknown backend {shown(name)}; the backends are {', '.join(BACKENDS)}")
     if name == "numba" and not _load():
         raise ChainruleError("the numba backend needs numba: pip install numba (or pip install 'chainrule[fast]')")
     return name
 
 
 def set_backend(name: str) -> str:
-    """Use backend ``name`` (``"auto"``, ``"numba"`` or ``"numpy"``) from now on; returns the previous one."""
-    previous, _backend[0] = _backend[0], _check_name(name)
+    """Use backend ``name`` (``"auto"``, ``"numba"`` or ``"numpy"``) from now on; returns the previous one.
+
+    Sets the process-wide default, which every thread sees unless it is inside a
+    ``with backend(...)`` block; inside such a block it also changes the block's choice (until
+    the block ends).
+    """
+    name = _check_name(name)
+    previous = _current()
+    _default[0] = name
+    if _choice.get() is not None:
+        _choice.set(name)
     return previous
 
 
 def get_backend() -> str:
-    """The backend in use."""
-    return _backend[0]
+    """The backend in use in this thread (or asyncio task)."""
+    return _current()
 
 
 @contextlib.contextmanager
 def backend(name: str) -> Iterator[str]:
     """Use backend ``name`` inside a ``with`` block.
 
+    The choice belongs to the current context (thread or asyncio task): blocks in two threads
+    entered and left in any order each see their own backend and leave the default as it was.
+    A new thread starts from the default (:func:`set_backend`); to carry the block's choice into
+    worker threads, run them in ``contextvars.copy_context()``.
+
     >>> import chainrule as cr
     >>> with cr.backend("numpy"):
     ...     cr.get_backend()
     'numpy'
     """
-    previous = set_backend(name)
+    token = _choice.set(_check_name(name))
     try:
         yield name
     finally:
-        _backend[0] = previous
+        _choice.reset(token)
 
 
 if os.environ.get("CHAINRULE_BACKEND"):
@@ -164,7 +225,7 @@ def _plan_for(net: Any) -> Plan | None:
 def compiled_plan(net: Any, loss: Loss, n: int) -> tuple[Plan, int, bool] | None:
     """The plan, the loss code and whether the whole pass is compiled (else only what lies
     between the matrix products) when compiled code computes this gradient; else None."""
-    choice = _backend[0]
+    choice = _choice.get() or _default[0]  # _current(), inlined: this runs on every gradient
     if choice == "numpy" or (_kernels is None and not _load()):
         return None
     loss_code = LOSS_CODES.get(loss.name)
@@ -197,7 +258,7 @@ def compiled_outer_products() -> tuple[Any, contextlib.AbstractContextManager]:
     threaded kernel right after threaded products ran slower than a single-threaded one).
     Without threadpoolctl the kernel runs on one thread.
     """
-    if _backend[0] == "numpy" or (_kernels is None and not _load()):
+    if _current() == "numpy" or (_kernels is None and not _load()):
         return None, contextlib.nullcontext()
     if not _blas:
         try:

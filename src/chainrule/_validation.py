@@ -113,14 +113,20 @@ def as_numeric(name: str, values: Any, dtype: np.dtype) -> np.ndarray:
     """``values`` as an array of ``dtype``; a clear error for strings, objects, complex numbers."""
     try:
         arr = np.asarray(values)
-    except Exception as exc:  # ragged nested lists, for example
-        raise ChainruleError(f"{name} could not be read as a numeric array: {exc}") from None
+    except RecursionError:  # a list nested thousands deep
+        raise ChainruleError(f"{name} could not be read as a numeric array: it is nested too deeply") from None
+    except MemoryError:
+        raise ChainruleError(f"{name} could not be read as a numeric array: it does not fit in memory") from None
+    except Exception as exc:  # noqa: BLE001 - ragged nested lists, a broken __len__ or __array__, ...
+        raise ChainruleError(
+            f"{name} could not be read as a numeric array: {type(exc).__name__}: {shown(str(exc))}"
+        ) from None
     if arr.dtype.kind == "O":
         for i, v in zip(np.ndindex(arr.shape), arr.flat):
             if isinstance(v, (str, bytes)) or not isinstance(v, (int, float, np.number)) or isinstance(v, complex):
                 where = ", ".join(map(str, i))
                 raise ChainruleError(
-                    f"{name} must be numeric; it holds {v!r} ({type(v).__name__}) at [{where}], not a number"
+                    f"{name} must be numeric; it holds {shown(v)} ({type(v).__name__}) at [{where}], not a number"
                 )
         arr = arr.astype(np.float64)
     if arr.dtype.kind not in "biuf":
@@ -215,7 +221,11 @@ def as_targets(
     column) of integers ``0..n_L-1`` becomes one-hot rows. A 1-D ``Y`` with ``n_L == 1`` is one
     target per sample. For a single sample, a 1-D ``Y`` of ``n_L`` values is its target row.
     """
-    Y = np.asarray(Y) if not isinstance(Y, np.ndarray) else Y
+    if not isinstance(Y, np.ndarray):
+        try:
+            Y = np.asarray(Y)
+        except Exception:  # noqa: BLE001 - ragged, too deep, a broken container: as_numeric says which
+            Y = as_numeric("Y", Y, np.float64)
     Y = as_numeric("Y", Y, Y.dtype if Y.dtype.kind in "biuf" else np.float64)
     if Y.ndim == 0:
         Y = Y.reshape(1)
@@ -257,35 +267,47 @@ def as_targets(
 
 def _one_hot(labels: np.ndarray, n_L: int, dtype: np.dtype) -> np.ndarray:
     check_finite("Y", labels.astype(np.float64, copy=False), ("row",))
-    as_int = labels.astype(np.int64)
-    if labels.dtype.kind == "f" and not np.array_equal(as_int, labels):
-        i = int(np.argmax(as_int != labels))
-        raise ChainruleError(
-            f"Y is read as class labels (one per sample, {n_L} output nodes) but holds "
-            f"{labels[i]} at row {i}, not a whole number; give labels 0..{n_L - 1} or targets of "
-            f"shape (n_samples, {n_L})"
-        )
-    out_of_range = (as_int < 0) | (as_int >= n_L)
+    if labels.dtype.kind == "f":
+        fractional = np.floor(labels) != labels
+        if fractional.any():
+            i = int(np.argmax(fractional))
+            raise ChainruleError(
+                f"Y is read as class labels (one per sample, {n_L} output nodes) but holds "
+                f"{labels[i]} at row {i}, not a whole number; give labels 0..{n_L - 1} or targets of "
+                f"shape (n_samples, {n_L})"
+            )
+    out_of_range = (labels < 0) | (labels >= n_L)  # before the cast: 1e300 has no int64
     if out_of_range.any():
         i = int(np.argmax(out_of_range))
+        label = int(labels[i]) if abs(labels[i]) < 2**63 else labels[i]
         raise ChainruleError(
-            f"Y holds class label {as_int[i]} at row {i}, out of range: the output layer has "
+            f"Y holds class label {label} at row {i}, out of range: the output layer has "
             f"n_L = {n_L} nodes, so labels must be 0..{n_L - 1}"
         )
+    as_int = labels.astype(np.int64)
     Y = np.zeros((labels.shape[0], n_L), dtype=dtype)
     Y[np.arange(labels.shape[0]), as_int] = 1
     return Y
 
 
 def as_sample_weight(sample_weight: Any, n_samples: int, dtype: np.dtype) -> np.ndarray:
-    """``sample_weight`` as a ``(n_samples,)`` array of non-negative weights with a positive sum."""
-    w = as_numeric("sample_weight", sample_weight, dtype)
+    """``sample_weight`` as a ``(n_samples,)`` array of non-negative weights with a positive sum,
+    scaled so that the largest weight is 1.
+
+    A weighted mean ``sum_i w_i x_i / sum_i w_i`` does not change when every weight is divided by
+    the same number; divided by the largest, the weights lie in ``[0, 1]`` and their sum in
+    ``[1, n]``, so neither overflows (equal weights of 1e308 give the plain mean, not a zero
+    gradient) nor underflows to 0 (weights of 1e-320). The scaling happens in float64 before the
+    cast to ``dtype``, so float32 networks take weights beyond float32's range too.
+    """
+    w = as_numeric("sample_weight", sample_weight, np.float64)
     if w.ndim != 1 or w.shape[0] != n_samples:
         raise ChainruleError(f"sample_weight must have shape ({n_samples},), one weight per sample; got {w.shape}")
     check_finite("sample_weight", w, ("sample",))
     if (w < 0).any():
         i = int(np.argmax(w < 0))
         raise ChainruleError(f"sample_weight holds {w[i]} at sample {i}; weights must be >= 0")
-    if not w.sum() > 0:
+    top = w.max()
+    if not top > 0:
         raise ChainruleError("sample_weight sums to 0: a weighted mean needs at least one positive weight")
-    return w
+    return (w / top).astype(dtype, copy=False)

@@ -24,7 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .errors import ChainruleError, unknown_name
+from ._validation import as_float
+from .errors import ChainruleError, shown, unknown_name
 
 __all__ = [
     "ACTIVATIONS",
@@ -211,10 +212,7 @@ class LeakyReLU(Activation):
     init = "he"
 
     def __init__(self, alpha: float = 0.01) -> None:
-        alpha = float(alpha)
-        if not np.isfinite(alpha) or alpha < 0:
-            raise ChainruleError(f"leaky_relu alpha must be a finite number >= 0, got {alpha}")
-        self.alpha = alpha
+        self.alpha = as_float("leaky_relu alpha", alpha, low=0)
 
     def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         a = np.multiply(z, self.alpha, out=out)
@@ -301,11 +299,13 @@ def get_activation(spec: str | Activation | dict[str, Any]) -> Activation:
         params = dict(spec)
         spec = params.pop("name", None)  # type: ignore[assignment]
     if not isinstance(spec, str):
-        raise ChainruleError(f"an activation is a name or an Activation instance, got {type(spec).__name__}: {spec!r}")
+        raise ChainruleError(
+            f"an activation is a name or an Activation instance, got {type(spec).__name__}: {shown(spec)}"
+        )
     cls = ACTIVATIONS.get(spec.lower())
     if cls is None:
         raise unknown_name("activation", spec, ACTIVATIONS)
     try:
         return cls(**params)
     except TypeError as exc:
-        raise ChainruleError(f"bad parameters for activation {spec!r}: {params} ({exc})") from None
+        raise ChainruleError(f"bad parameters for activation {shown(spec)}: {shown(params)} ({exc})") from None

@@ -28,15 +28,21 @@ from typing import Any
 import numpy as np
 
 from ._backend import Plan, compiled_outer_products, compiled_plan, kernels
-from ._memory import buffer_length, carve, layer_views, pad_of
+from ._memory import TooLargeError, buffer_length, carve, layer_views, out_of_memory, pad_of
 from ._memory import kept_workspaces as _spaces  # key -> [(workspace, what it holds, reference counts)]
-from ._validation import as_inputs, as_sample_weight, as_targets, check_finite
-from .errors import ChainruleError
+from ._validation import as_bool, as_inputs, as_sample_weight, as_targets, check_finite
+from .errors import ChainruleError, shown
 from .layers import LayerList
 from .losses import Loss, get_loss
 from .network import Network, Trace, n_parameters, parameter_views, require_network
 
-__all__ = ["Gradients", "Workspace", "cost", "gradients", "workspace"]
+__all__ = ["Gradients", "MissingPartError", "Workspace", "cost", "gradients", "workspace"]
+
+
+class MissingPartError(ChainruleError, AttributeError):
+    """An attribute of :class:`Gradients` that the path which computed it does not keep
+    (``g_prime`` on the fused path), or one set on the read-only result. Also an
+    ``AttributeError``, so ``hasattr`` says False."""
 
 
 class Gradients:
@@ -58,10 +64,11 @@ class Gradients:
         ``dC0/da^(l)`` for each sample, ``(n_samples, n_l)``: the first chain-rule term.
     delta : LayerList, layers 1..L
         ``delta^(l) = dC0/dz^(l)`` for each sample, ``(n_samples, n_l)``.
-    g_prime : LayerList or None
+    g_prime : LayerList
         With ``fused=False``: the second chain-rule term ``da^(l)/dz^(l)`` for each sample,
         ``g'^(l)(z^(l))`` of shape ``(n_samples, n_l)``, or for a softmax layer its full Jacobian
-        ``(n_samples, n_l, n_l)``. None on the fused path.
+        ``(n_samples, n_l, n_l)``. On the fused path reading it raises :class:`ChainruleError`
+        (also an ``AttributeError``) that says to call ``gradients(..., fused=False)``.
     trace : Trace
         The forward pass: ``a[l]`` (``a[l-1]`` is the third chain-rule term) and ``z[l]``.
     per_sample : bool
@@ -118,7 +125,7 @@ class Gradients:
         return self
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"Gradients is read-only; cannot set {name!r}")
+        raise MissingPartError(f"Gradients is read-only; cannot set {shown(name)}")
 
     def _part(self, name: str) -> Any:
         if self._parts is None:
@@ -147,15 +154,22 @@ class Gradients:
         return self._part("delta")
 
     @property
-    def g_prime(self) -> LayerList[np.ndarray] | None:
-        return self._part("g_prime")
+    def g_prime(self) -> LayerList[np.ndarray]:
+        """``g'^(l)(z^(l))`` per layer (the second chain-rule term); kept only by ``fused=False``."""
+        value = self._part("g_prime")
+        if value is None:
+            raise MissingPartError(
+                "g_prime is only kept with fused=False: call gradients(..., fused=False) "
+                "(the fused path computes delta = dC0/da * g' in one step)"
+            )
+        return value
 
     @property
     def trace(self) -> Trace:
         return self._part("trace")
 
     def __reduce__(self) -> tuple:  # pickle and copy the lists themselves, not how they are made
-        parts = (self.dW, self.db, self.C, self.C0, self.dC0_da, self.delta, self.g_prime, self.trace)
+        parts = (self.dW, self.db, self.C, self.C0, self.dC0_da, self.delta, self._part("g_prime"), self.trace)
         return (Gradients, (*parts, self.per_sample, self.loss))
 
     def __repr__(self) -> str:
@@ -173,7 +187,7 @@ class Gradients:
             C0=self.C0,
             dC0_da=self.dC0_da,
             delta=self.delta,
-            g_prime=self.g_prime,
+            g_prime=self._part("g_prime"),
             trace=self.trace,
             per_sample=False,
             loss=self.loss,
@@ -305,13 +319,28 @@ def gradients(
     >>> bool(np.isclose(grads.dW[2][1, 2], three_terms))
     True
     """
+    if per_sample is not False and per_sample is not True:  # identity tests: the hot path stays as fast
+        per_sample = as_bool("per_sample", per_sample)
+    if fused is not True and fused is not False:
+        fused = as_bool("fused", fused)
     if per_sample and sample_weight is not None:
         raise ChainruleError(
             "sample_weight weights the mean over samples; per_sample=True returns each sample's own "
             "gradient, so the two do not combine (multiply the per-sample gradients by your weights)"
         )
     X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight, finite_targets=False)
-    return _gradients(net, X, Y, loss, per_sample=per_sample, w=w, fused=fused, check=True, check_Y=True)
+    try:
+        return _gradients(net, X, Y, loss, per_sample=per_sample, w=w, fused=fused, check=True, check_Y=True)
+    except (MemoryError, TooLargeError):
+        raise _out_of_memory(net, X.shape[0], per_sample) from None
+
+
+def _out_of_memory(net: Network, n: int, per_sample: bool, what: str = "a gradient") -> ChainruleError:
+    """The error for too little memory in a pass of ``n`` samples, with what the pass needs: ``n``
+    activations of every layer, five arrays each (and each sample's gradient with ``per_sample``)."""
+    count = 5 * n * sum(net.sizes[1:]) + (n if per_sample else 1) * net.n_params
+    what = f"{what} of {n} samples{' per sample' if per_sample else ''} on Network({shown(list(net.sizes))})"
+    return out_of_memory(count * net.dtype.itemsize, what, f" ({net.dtype.name})")
 
 
 def _gradients(
@@ -596,7 +625,10 @@ def cost(net: Network, X: Any, Y: Any, loss: str | Loss = "squared_error", *, sa
     2.5
     """
     X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight)
-    return _cost(net, X, Y, loss, w, check=True)
+    try:
+        return _cost(net, X, Y, loss, w, check=True)
+    except (MemoryError, TooLargeError):
+        raise _out_of_memory(net, X.shape[0], False, "the cost") from None
 
 
 def _cost(

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import as_bool, as_float
 from .backprop import _gradients, _prepare
-from .errors import ChainruleError
+from .errors import ChainruleError, shown
 from .gradcheck import central_difference
 from .losses import Loss
 from .network import Network, require_network
@@ -170,11 +171,11 @@ class Explanation:
         return self.to_text()
 
 
-def _check_index(name: str, value: Any, upper: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ChainruleError(f"{name} must be a whole number, got {value!r}")
+def _check_index(name: str, value: Any, upper: int, what: str, unit: str = "nodes") -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ChainruleError(f"{name} must be a whole number, got {shown(value)} ({type(value).__name__})")
     if not 0 <= value < upper:
-        raise ChainruleError(f"{name} = {value} is out of range: {what} has nodes 0..{upper - 1}")
+        raise ChainruleError(f"{name} = {value} is out of range: {what} has {unit} 0..{upper - 1}")
     return int(value)
 
 
@@ -223,13 +224,15 @@ def explain(
     """
     require_network(net)
     L = net.L
-    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 1 <= layer <= L:
+    if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer)) or not 1 <= layer <= L:
         raise ChainruleError(
-            f"layer = {layer!r} is out of range: weights and biases live in layers 1..{L} "
+            f"layer = {shown(layer)} is out of range: weights and biases live in layers 1..{L} "
             f"(layer 0 is the input layer, layer L = {L} the output layer)"
         )
     l = int(layer)
     j = _check_index("j", j, net.sizes[l], f"layer {l}")
+    bias = as_bool("bias", bias)
+    eps = as_float("eps", eps, low=0, high=1, low_open=True)
     if bias:
         if net.b is None:
             raise ChainruleError("this network has no biases (bias=False): explain a weight instead")
@@ -241,7 +244,7 @@ def explain(
     X, Y, loss, _ = _prepare(net, X, Y, loss)
     rows = np.arange(X.shape[0])
     if sample is not None:
-        sample = _check_index("sample", sample, X.shape[0], "the data (as samples)")
+        sample = _check_index("sample", sample, X.shape[0], "X", "samples")
         rows = rows[sample : sample + 1]
         X, Y = X[rows], Y[rows]
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import as_float, as_int, as_seed
 from .backprop import _cost, _gradients, _prepare
-from .errors import ChainruleError
+from .errors import ChainruleError, shown
 from .losses import Loss
 from .network import Network
 
@@ -146,16 +147,22 @@ def gradcheck(
     True
     """
     X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight)
-    if max_checks is not None and max_checks < 1:
-        raise ChainruleError(f"max_checks must be >= 1 or None, got {max_checks}")
-    if not eps > 0:
-        raise ChainruleError(f"eps must be > 0, got {eps}")
+    if max_checks is not None:
+        try:
+            max_checks = as_int("max_checks", max_checks, low=1)
+        except ChainruleError:
+            raise ChainruleError(
+                f"max_checks must be >= 1 or None, got {shown(max_checks)} ({type(max_checks).__name__})"
+            ) from None
+    eps = as_float("eps", eps, low=0, high=1, low_open=True)
+    tol = as_float("tol", tol, low=0)
+    floor = as_float("floor", floor, low=0, low_open=True)
+    rng = as_seed("seed", seed)
     net64 = net.copy(np.float64)
     X, Y = X.astype(np.float64), Y.astype(np.float64)
     w = None if w is None else w.astype(np.float64)
     grads = _gradients(net64, X, Y, loss, per_sample=False, w=w, fused=True, check=True)
     trace = grads.trace
-    rng = np.random.default_rng(seed)
 
     rows = []
     for name, l, p in net64.parameters():

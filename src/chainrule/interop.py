@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
-from .errors import ChainruleError
-from .network import Network
+from .errors import ChainruleError, shown
+from .network import Network, require_network
 
 __all__ = ["SKLEARN_ACTIVATIONS", "from_sklearn", "from_torch", "to_torch"]
 
@@ -46,14 +46,24 @@ def from_sklearn(model: Any) -> Network:
     try:
         hidden = SKLEARN_ACTIVATIONS[model.activation]
         out = SKLEARN_ACTIVATIONS[model.out_activation_]
-    except (AttributeError, KeyError) as exc:
-        raise ChainruleError(f"not a fitted scikit-learn MLP, or an activation chainrule lacks: {exc}") from None
-    L = len(coefs)
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ChainruleError(
+            f"not a fitted scikit-learn MLP, or an activation chainrule lacks: {shown(str(exc))}"
+        ) from None
+    try:
+        L = len(coefs)
+        weights = [np.asarray(c).T for c in coefs]
+        biases = list(model.intercepts_)
+    except Exception as exc:  # noqa: BLE001 - coefs_ or intercepts_ not lists of arrays
+        raise ChainruleError(
+            f"{type(model).__name__} is not a fitted scikit-learn MLP (coefs_ and intercepts_ must be lists "
+            f"of arrays): {type(exc).__name__}: {shown(str(exc))}"
+        ) from None
     return Network.from_weights(
-        [c.T for c in coefs],
-        list(model.intercepts_),
+        weights,
+        biases,
         activation=[hidden] * (L - 1) + [out],
-        dtype=coefs[0].dtype,
+        dtype=weights[0].dtype if L and weights[0].dtype in (np.float32, np.float64) else np.float64,
     )
 
 
@@ -68,6 +78,7 @@ def _torch() -> Any:
 def to_torch(net: Network) -> Any:
     """``nn.Sequential(Linear, activation, Linear, activation, ...)`` with the network's weights,
     in its dtype (float64 or float32). Identity activations are left out."""
+    require_network(net)
     torch = _torch()
     nn = torch.nn
     dtype = torch.float64 if net.dtype == np.float64 else torch.float32
@@ -131,7 +142,7 @@ def from_torch(module: Any) -> Network:
         elif isinstance(m, nn.Softmax) and m.dim in (1, -1):
             acts[-1] = "softmax"
         else:
-            raise ChainruleError(f"module {i} ({m!r}) has no chainrule activation")
+            raise ChainruleError(f"module {i} ({shown(m)}) has no chainrule activation")
     if not weights:
         raise ChainruleError("the nn.Sequential has no Linear layer")
     with_bias = [b is not None for b in biases]

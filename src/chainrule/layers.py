@@ -8,12 +8,23 @@ exactly those numbers, so ``net.W[2]`` is the article's ``W^(2)`` and no 0-based
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator
 from typing import Generic, TypeVar
 
+from .errors import ChainruleError, shown
+
 T = TypeVar("T")
 
-__all__ = ["LayerList"]
+__all__ = ["LayerIndexError", "LayerList", "LayerTypeError"]
+
+
+class LayerIndexError(ChainruleError, IndexError):
+    """A layer number outside ``first..last``: a :class:`ChainruleError` that is also an ``IndexError``."""
+
+
+class LayerTypeError(ChainruleError, TypeError):
+    """A layer "number" that is no whole number: a :class:`ChainruleError` that is also a ``TypeError``."""
 
 
 class LayerList(Generic[T]):
@@ -38,7 +49,7 @@ class LayerList(Generic[T]):
     >>> W[0]
     Traceback (most recent call last):
     ...
-    IndexError: W has no layer 0: its layers are 1..2 (layer numbers follow the article: ...)
+    chainrule.layers.LayerIndexError: W has no layer 0: its layers are 1..2 (layer numbers follow the article: ...)
     """
 
     __slots__ = ("_values", "first", "name")
@@ -60,12 +71,15 @@ class LayerList(Generic[T]):
     def _position(self, l: object) -> int:
         if type(l) is int and self.first <= l < self.first + len(self._values):
             return l - self.first
-        if isinstance(l, bool) or not isinstance(l, (int,)) and not hasattr(l, "__index__"):
-            raise TypeError(f"{self.name} is indexed by a layer number (int), got {l!r}")
-        l = l.__index__()  # type: ignore[union-attr]
+        try:
+            if isinstance(l, bool):
+                raise TypeError
+            l = operator.index(l)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - not an int, or a broken __index__
+            raise LayerTypeError(f"{self.name} is indexed by a layer number (int), got {shown(l)}") from None
         if not self.first <= l <= self.last:
-            raise IndexError(
-                f"{self.name} has no layer {l}: its layers are {self.first}..{self.last} "
+            raise LayerIndexError(
+                f"{self.name} has no layer {shown(l)}: its layers are {self.first}..{self.last} "
                 f"(layer numbers follow the article: input layer 0, output layer L = {self.last})"
             )
         return l - self.first

@@ -23,7 +23,7 @@ from typing import ClassVar
 import numpy as np
 
 from .activations import Activation, Sigmoid, Softmax
-from .errors import ChainruleError, unknown_name
+from .errors import ChainruleError, shown, unknown_name
 
 __all__ = [
     "LOSSES",
@@ -230,6 +230,19 @@ LOSSES: dict[str, type[Loss]] = {
 }
 
 
+_complete: set[type] = set()  # Loss classes that define C0 and dC0_da
+
+
+def _require_complete(cls: type) -> None:
+    """Refuse a custom loss that lacks ``C0`` or ``dC0_da`` here, not with NotImplementedError mid-pass."""
+    missing = [m for m in ("C0", "dC0_da") if getattr(cls, m) is getattr(Loss, m)]
+    if missing:
+        raise ChainruleError(
+            f"loss: {cls.__name__} does not define {' and '.join(missing)}; a Loss subclass needs both"
+        )
+    _complete.add(cls)
+
+
 def get_loss(spec: str | Loss) -> Loss:
     """A :class:`Loss` from its name or an instance.
 
@@ -237,9 +250,11 @@ def get_loss(spec: str | Loss) -> Loss:
     SquaredError()
     """
     if isinstance(spec, Loss):
+        if type(spec) not in _complete:
+            _require_complete(type(spec))
         return spec
     if not isinstance(spec, str):
-        raise ChainruleError(f"a loss is a name or a Loss instance, got {type(spec).__name__}: {spec!r}")
+        raise ChainruleError(f"loss: a loss is a name or a Loss instance, got {type(spec).__name__}: {shown(spec)}")
     cls = LOSSES.get(spec.lower())
     if cls is None:
         raise unknown_name("loss", spec, LOSSES)

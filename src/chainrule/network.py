@@ -12,16 +12,16 @@ Conventions (the article's, see the README's table):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._memory import carve
-from ._validation import _all_finite, all_finite, as_inputs, as_numeric, check_finite
+from ._memory import TooLargeError, carve, human_count, out_of_memory, require_memory
+from ._validation import _all_finite, all_finite, as_bool, as_inputs, as_int, as_numeric, as_seed, check_finite
 from .activations import Activation, Sigmoid, Softmax, get_activation
-from .errors import ChainruleError
+from .errors import ChainruleError, shown
 from .layers import LayerList
 
 __all__ = ["Network", "Trace", "classes_of", "require_network"]
@@ -96,31 +96,153 @@ def n_parameters(sizes: Sequence[int], bias: bool) -> int:
 
 
 def _as_dtype(dtype: Any) -> np.dtype:
-    dt = np.dtype(dtype)
+    """``dtype`` as float32 or float64; anything else (``"nonsense"``, ``int32``, ``5``) is an error."""
+    try:
+        dt = np.dtype(dtype)
+    except Exception:  # noqa: BLE001 - np.dtype raises TypeError, ValueError, ... for what it cannot read
+        raise ChainruleError(f"dtype must be float32 or float64, got {shown(dtype)} ({type(dtype).__name__})") from None
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ChainruleError(f"dtype must be float32 or float64, got {dt}")
     return dt
+
+
+def _as_sizes(sizes: Any) -> tuple[int, ...]:
+    """``sizes`` as a tuple of at least two whole numbers >= 1 (Python ints)."""
+    if isinstance(sizes, (str, bytes, dict)) or not isinstance(sizes, Iterable):
+        raise ChainruleError(
+            "sizes must be a list of node counts [n_0, n_1, ..., n_L], the input layer first; "
+            f"got {shown(sizes)} ({type(sizes).__name__})"
+        )
+    try:
+        items = list(sizes)
+    except Exception as exc:  # noqa: BLE001 - a broken __iter__ or __len__
+        raise ChainruleError(
+            f"sizes must be a list of node counts [n_0, ..., n_L]; reading {shown(sizes)} failed: "
+            f"{type(exc).__name__}: {shown(str(exc))}"
+        ) from None
+    if len(items) < 2:
+        raise ChainruleError(f"sizes lists the nodes of layers 0..L and needs at least two layers; got {shown(items)}")
+    out = []
+    for l, n in enumerate(items):
+        try:
+            out.append(as_int(f"sizes[{l}]", n, low=1))
+        except ChainruleError:
+            raise ChainruleError(
+                f"layer {l} must have a whole number >= 1 of nodes; sizes[{l}] = {shown(n)} ({type(n).__name__})"
+            ) from None
+    return tuple(out)
+
+
+def require_parameter_memory(sizes: Sequence[int], bias: bool, dtype: np.dtype) -> int:
+    """The number of weights and biases of a network with these sizes, after checking that they
+    fit in memory (a clear error saying how much they would need instead of a MemoryError)."""
+    count = n_parameters(sizes, bias)
+    require_memory(
+        count * dtype.itemsize,
+        f"Network({shown(list(sizes))})",
+        f" for its {human_count(count)} weights{' and biases' if bias else ''} ({dtype.name})",
+    )
+    return count
+
+
+def _layer_list(value: Any, name: str, what: str, arrays: bool = False) -> list[Any]:
+    """``value`` as a list of per-layer arrays: a list or tuple (not a number; one array, whose
+    rows are the layers', only with ``arrays``)."""
+    if isinstance(value, np.ndarray) and arrays and value.ndim >= 1:
+        value = list(value)
+    if isinstance(value, (list, tuple, LayerList)):
+        try:
+            items = list(value)
+        except Exception as exc:  # noqa: BLE001 - a list subclass with a broken __iter__
+            raise ChainruleError(f"{name} could not be read: {type(exc).__name__}: {shown(str(exc))}") from None
+        if items:
+            return items
+    raise ChainruleError(
+        f"{name} must be a list [{what}(1), ..., {what}(L)] of arrays, one per layer 1..L; "
+        f"got {shown(value)} ({type(value).__name__})"
+    )
+
+
+def _as_weights(weights: Any, dtype: Any) -> list[np.ndarray]:
+    """``weights`` as 2-D arrays ``W^(1), ..., W^(L)`` whose shapes chain, in one float dtype.
+
+    ``dtype=None``: float32 when every weight array is float32, else float64.
+    """
+    items = _layer_list(weights, "weights", "W^")
+    if dtype is None:
+        kinds = {getattr(W, "dtype", None) for W in items}
+        dtype = np.float32 if kinds == {np.dtype(np.float32)} else np.float64
+    dt = _as_dtype(dtype)
+    Ws: list[np.ndarray] = []
+    for i, W in enumerate(items):
+        l = i + 1
+        here = f"weights[{i}]: W[{l}]"
+        W = as_numeric(f"weights[{i}] (W[{l}], layer {l})", W, dt)
+        if W.ndim != 2:
+            raise ChainruleError(f"{here} must be 2-D, (n_{l}, n_{l - 1}); got shape {W.shape}")
+        if 0 in W.shape:
+            raise ChainruleError(
+                f"{here} has shape {W.shape}: layer {l if W.shape[0] == 0 else l - 1} would have no nodes; "
+                "every layer needs at least one"
+            )
+        if Ws and W.shape[1] != Ws[-1].shape[0]:
+            raise ChainruleError(
+                f"{here} has shape {W.shape} but W[{l - 1}] has {Ws[-1].shape}: W[{l}] needs "
+                f"n_{l - 1} = {Ws[-1].shape[0]} columns, one per node of layer {l - 1}"
+            )
+        Ws.append(W)
+    return Ws
+
+
+def _as_biases(biases: Any, sizes: Sequence[int], dt: np.dtype) -> list[np.ndarray]:
+    """``biases`` as arrays ``b^(1), ..., b^(L)`` of shapes ``(n_l,)``."""
+    items = _layer_list(biases, "biases", "b^", arrays=True)
+    L = len(sizes) - 1
+    if len(items) != L:
+        raise ChainruleError(f"biases must list one array per layer 1..{L}; got {len(items)}")
+    bs = []
+    for i, b in enumerate(items):
+        l = i + 1
+        b = as_numeric(f"biases[{i}] (b[{l}], layer {l})", b, dt)
+        if b.shape != (sizes[l],):
+            raise ChainruleError(
+                f"biases[{i}]: b[{l}] must have shape ({sizes[l]},), one per node of layer {l}; got {b.shape}"
+            )
+        bs.append(b)
+    return bs
+
+
+def _activation(spec: Any, name: str) -> Activation:
+    """:func:`get_activation` with the parameter's name in front of its error."""
+    try:
+        return get_activation(spec)
+    except ChainruleError as exc:
+        raise ChainruleError(f"{name}: {exc}") from None
 
 
 def _activations(
     activation: ActivationSpec | Sequence[ActivationSpec], output_activation: ActivationSpec | None, L: int
 ) -> list[Activation]:
     if isinstance(activation, (str, Activation, dict)):
-        gs = [get_activation(activation)] * L
+        gs = [_activation(activation, "activation")] * L
     else:
-        if not isinstance(activation, Sequence):
+        if not isinstance(activation, (list, tuple)):
             raise ChainruleError(
-                f"an activation is a name or an Activation instance, got {type(activation).__name__}: {activation!r}"
+                f"activation: an activation is a name or an Activation instance, got {type(activation).__name__}: "
+                f"{shown(activation)} (give one, or a list of them, one per layer 1..L)"
             )
-        specs = list(activation)
+        try:
+            specs = list(activation)
+        except Exception as exc:  # noqa: BLE001 - a list subclass with a broken __iter__
+            raise ChainruleError(f"activation could not be read: {type(exc).__name__}: {shown(str(exc))}") from None
         if len(specs) != L:
             raise ChainruleError(
                 f"activation lists one activation per layer 1..L; the network has L = {L} layers "
                 f"with weights but {len(specs)} activations were given"
             )
-        gs = [get_activation(s) for s in specs]
+        gs = [_activation(s, f"activation[{i}] (layer {i + 1})") for i, s in enumerate(specs)]
     if output_activation is not None:
-        gs[-1] = get_activation(output_activation)
+        gs[-1] = _activation(output_activation, "output_activation")
     return gs
 
 
@@ -166,45 +288,50 @@ class Network:
         dtype: Any = np.float64,
         seed: Seed = None,
     ) -> None:
-        sizes = tuple(sizes)
-        if len(sizes) < 2:
-            raise ChainruleError(
-                f"sizes lists the nodes of layers 0..L and needs at least two layers; got {list(sizes)}"
-            )
-        for l, n in enumerate(sizes):
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-                raise ChainruleError(f"layer {l} must have a whole number >= 1 of nodes; sizes[{l}] = {n!r}")
-        self.sizes: tuple[int, ...] = tuple(int(n) for n in sizes)
+        self.sizes: tuple[int, ...] = _as_sizes(sizes)
         self.dtype: np.dtype = _as_dtype(dtype)
-        L = len(sizes) - 1
+        bias = as_bool("bias", bias)
+        rng = as_seed("seed", seed)
+        L = len(self.sizes) - 1
         self.g: LayerList[Activation] = LayerList(_activations(activation, output_activation, L), first=1, name="g")
         self._check_activations()
-        rng = np.random.default_rng(seed)
-        weights = []
-        for l in range(1, L + 1):
-            fan_in, fan_out = self.sizes[l - 1], self.sizes[l]
-            if self.g[l].init == "he":
-                W = rng.standard_normal((fan_out, fan_in)) * np.sqrt(2.0 / fan_in)
-            else:
-                r = np.sqrt(6.0 / (fan_in + fan_out))
-                W = rng.uniform(-r, r, size=(fan_out, fan_in))
-            weights.append(W)
-        self._set_parameters(weights, [np.zeros(n) for n in self.sizes[1:]] if bias else None)
+        count = require_parameter_memory(self.sizes, bias, self.dtype)
+        try:
+            self._set_parameters(None, bias)
+            for l in range(1, L + 1):  # drawn layer by layer into place: no float64 copy of everything
+                fan_in, fan_out = self.sizes[l - 1], self.sizes[l]
+                if self.g[l].init == "he":
+                    W = rng.standard_normal((fan_out, fan_in)) * np.sqrt(2.0 / fan_in)
+                else:
+                    r = np.sqrt(6.0 / (fan_in + fan_out))
+                    W = rng.uniform(-r, r, size=(fan_out, fan_in))
+                np.copyto(self.W._values[l - 1], W)
+                del W
+        except MemoryError:
+            raise out_of_memory(
+                count * self.dtype.itemsize,
+                f"Network({shown(list(self.sizes))})",
+                f" for its {human_count(count)} parameters",
+            ) from None
 
-    def _set_parameters(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray] | None) -> None:
+    def _set_parameters(self, weights: Sequence[np.ndarray] | None, biases: Sequence[np.ndarray] | bool | None) -> None:
         """Copy the arrays into one flat vector (``self._flat``) and make ``W``, ``b`` its views.
 
         One vector lets the optimizers update every parameter in one operation and keeps the
-        layout of the gradients' vector (:meth:`Gradients.flat`).
+        layout of the gradients' vector (:meth:`Gradients.flat`). ``weights=None`` leaves the
+        weights to be written (and ``biases=True`` makes zero biases).
         """
-        self._flat = np.empty(n_parameters(self.sizes, biases is not None), dtype=self.dtype)
-        Ws, bs = parameter_views(self._flat, self.sizes, biases is not None)
-        for view, value in zip(Ws, weights):
+        bias = biases is not None and biases is not False
+        self._flat = np.empty(n_parameters(self.sizes, bias), dtype=self.dtype)
+        Ws, bs = parameter_views(self._flat, self.sizes, bias)
+        for view, value in zip(Ws, weights or []):
             np.copyto(view, value)
-        for view, value in zip(bs, biases or []):
+        for view in bs:
+            view.fill(0)
+        for view, value in zip(bs, biases if isinstance(biases, (list, tuple)) else []):
             np.copyto(view, value)
         self.W: LayerList[np.ndarray] = _ParameterList(Ws, "W", self.dtype)
-        self.b: LayerList[np.ndarray] | None = _ParameterList(bs, "b", self.dtype) if biases is not None else None
+        self.b: LayerList[np.ndarray] | None = _ParameterList(bs, "b", self.dtype) if bias else None
 
     def __getstate__(self) -> dict[str, Any]:
         return {"sizes": self.sizes, "dtype": self.dtype, "g": self.g.to_list(), "flat": self._flat, "bias": self.bias}
@@ -236,47 +363,30 @@ class Network:
         >>> net.sizes, net.predict([[3.0, 4.0]])
         ((2, 1), array([[11.]]))
         """
-        if isinstance(weights, np.ndarray) or len(weights) == 0:
-            raise ChainruleError("weights must be a list [W^(1), ..., W^(L)] of 2-D arrays, one per layer 1..L")
-        if dtype is None:
-            kinds = {np.asarray(W).dtype for W in weights}
-            dtype = np.float32 if kinds == {np.dtype(np.float32)} else np.float64
-        dt = _as_dtype(dtype)
-        Ws = []
-        for l, W in enumerate(weights, start=1):
-            W = as_numeric(f"W[{l}]", W, dt)
-            if W.ndim != 2:
-                raise ChainruleError(f"W[{l}] must be 2-D, (n_{l}, n_{l - 1}); got shape {W.shape}")
-            if Ws and W.shape[1] != Ws[-1].shape[0]:
-                raise ChainruleError(
-                    f"W[{l}] has shape {W.shape} but W[{l - 1}] has {Ws[-1].shape}: W[{l}] needs "
-                    f"n_{l - 1} = {Ws[-1].shape[0]} columns, one per node of layer {l - 1}"
-                )
-            Ws.append(W)
+        Ws = _as_weights(weights, dtype)
+        dt = Ws[0].dtype
         sizes = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
         net = cls.__new__(cls)
         net.sizes = tuple(int(n) for n in sizes)
         net.dtype = dt
         net.g = LayerList(_activations(activation, output_activation, len(Ws)), first=1, name="g")
         net._check_activations()
-        bs = None
-        if biases is not None:
-            if len(biases) != len(Ws):
-                raise ChainruleError(f"biases must list one array per layer 1..{len(Ws)}; got {len(biases)}")
-            bs = []
-            for l, b in enumerate(biases, start=1):
-                b = as_numeric(f"b[{l}]", b, dt)
-                if b.shape != (sizes[l],):
-                    raise ChainruleError(
-                        f"b[{l}] must have shape ({sizes[l]},), one per node of layer {l}; got {b.shape}"
-                    )
-                bs.append(b)
+        bs = None if biases is None else _as_biases(biases, sizes, dt)
         net._set_parameters(Ws, bs)
         net.check()
         return net
 
     def _check_activations(self) -> None:
         for l, g in self.g.items():
+            cls = type(g)
+            missing = [m for m in ("g", "g_prime") if getattr(cls, m) is getattr(Activation, m)]
+            if "g_prime" in missing and not g.elementwise:
+                missing.remove("g_prime")  # softmax-like activations give jacobian and backward instead
+            if missing:
+                raise ChainruleError(
+                    f"activation of layer {l}: {cls.__name__} does not define {' and '.join(missing)}; "
+                    "an Activation subclass needs g and (when elementwise) g_prime"
+                )
             if isinstance(g, Softmax) and self.sizes[l] == 1:
                 raise ChainruleError(
                     f"softmax on layer {l} with a single node is the constant 1 (its gradient is 0); "
@@ -347,11 +457,24 @@ class Network:
         ``X`` is ``(n_samples, n_0)`` (one 1-D sample also works). Returns a :class:`Trace` with
         ``trace.a[l]`` for ``l = 0..L`` (``a^(0) = X``) and ``trace.z[l]`` for ``l = 1..L``.
         """
-        return self._forward(as_inputs(X, self.sizes[0], self.dtype, finite=False), check=True)
+        X = as_inputs(X, self.sizes[0], self.dtype, finite=False)
+        try:
+            return self._forward(X, check=True)
+        except (MemoryError, TooLargeError):
+            raise self._too_large(X.shape[0], "a forward pass", 2) from None
 
     def predict(self, X: Any) -> np.ndarray:
         """The output ``a^(L)`` for each row of ``X``, shape ``(n_samples, n_L)``; keeps no trace."""
-        return self._output(as_inputs(X, self.sizes[0], self.dtype, finite=False), check=True)[1]
+        X = as_inputs(X, self.sizes[0], self.dtype, finite=False)
+        try:
+            return self._output(X, check=True)[1]
+        except (MemoryError, TooLargeError):
+            raise self._too_large(X.shape[0], "a prediction", 1) from None
+
+    def _too_large(self, n: int, what: str, arrays: int) -> ChainruleError:
+        """The error for too little memory for ``arrays`` arrays ``(n, n_l)`` per layer."""
+        nbytes = arrays * n * sum(self.sizes[1:]) * self.dtype.itemsize
+        return out_of_memory(nbytes, f"{what} of {n} samples through Network({shown(list(self.sizes))})", "")
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """The output probabilities ``a^(L)``; the output layer must be softmax (one distribution

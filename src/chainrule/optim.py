@@ -20,17 +20,38 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ChainruleError
-from .network import Network, parameter_views
+from ._validation import as_bool, as_float, as_int, as_numeric
+from .errors import ChainruleError, shown, unknown_name
+from .network import Network, parameter_views, require_network
 
 __all__ = ["SGD", "Adam", "CosineLR", "ExponentialLR", "Optimizer", "Schedule", "StepLR", "get_optimizer"]
 
 
-def _positive(name: str, value: float, allow_zero: bool = False) -> float:
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise ChainruleError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value}")
-    return value
+def _positive(name: str, value: Any, allow_zero: bool = False) -> float:
+    return as_float(name, value, low=0, low_open=not allow_zero)
+
+
+def _fraction(name: str, value: Any) -> float:
+    """A number in ``[0, 1)``: a momentum or a decay rate of moments."""
+    return as_float(name, value, low=0, high=1, high_open=True)
+
+
+def _layer_gradient(grads: Any, name: str, l: int, param: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``grads[l]``, checked: there, numeric and of ``param``'s shape."""
+    try:
+        g = grads[l]
+    except Exception:  # noqa: BLE001 - None, a list indexed from 0, a dict without this layer, ...
+        raise ChainruleError(
+            f"{name} must hold the gradient of every layer 1..L by layer number (gradients(...).{name}); "
+            f"{name}[{l}] could not be read from {shown(grads)} ({type(grads).__name__})"
+        ) from None
+    if not (isinstance(g, np.ndarray) and g.shape == param.shape):
+        g = as_numeric(f"{name}[{l}]", g, dtype)
+        if g.shape != param.shape:
+            raise ChainruleError(
+                f"{name}[{l}] must have the shape of layer {l}'s parameters {param.shape}; got {g.shape}"
+            )
+    return g
 
 
 class Schedule:
@@ -44,9 +65,7 @@ class StepLR(Schedule):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs."""
 
     def __init__(self, step_size: int, gamma: float = 0.1) -> None:
-        if int(step_size) < 1:
-            raise ChainruleError(f"step_size must be >= 1, got {step_size}")
-        self.step_size, self.gamma = int(step_size), _positive("gamma", gamma)
+        self.step_size, self.gamma = as_int("step_size", step_size, low=1), _positive("gamma", gamma)
 
     def factor(self, epoch: int) -> float:
         return self.gamma ** (epoch // self.step_size)
@@ -66,9 +85,8 @@ class CosineLR(Schedule):
     """Cosine annealing from the base rate to ``min_factor`` times it over ``epochs`` epochs."""
 
     def __init__(self, epochs: int, min_factor: float = 0.0) -> None:
-        if int(epochs) < 1:
-            raise ChainruleError(f"epochs must be >= 1, got {epochs}")
-        self.epochs, self.min_factor = int(epochs), _positive("min_factor", min_factor, allow_zero=True)
+        self.epochs = as_int("epochs", epochs, low=1)
+        self.min_factor = as_float("min_factor", min_factor, low=0, high=1)
 
     def factor(self, epoch: int) -> float:
         t = min(epoch, self.epochs) / self.epochs
@@ -81,6 +99,11 @@ class Optimizer:
     def __init__(self, lr: float, weight_decay: float = 0.0, schedule: Schedule | None = None) -> None:
         self.lr = _positive("lr", lr)
         self.weight_decay = _positive("weight_decay", weight_decay, allow_zero=True)
+        if schedule is not None and not isinstance(schedule, Schedule):
+            raise ChainruleError(
+                "schedule must be None or a learning-rate schedule (StepLR, ExponentialLR, CosineLR); "
+                f"got {shown(schedule)} ({type(schedule).__name__})"
+            )
         self.schedule = schedule
         self.epoch = 0
         self._state: dict[tuple[str, int], Any] = {}
@@ -92,18 +115,26 @@ class Optimizer:
 
     def set_epoch(self, epoch: int) -> None:
         """Tell the schedule which epoch (0-based) is starting."""
-        self.epoch = epoch
+        self.epoch = as_int("epoch", epoch, low=0)
 
     def step(self, net: Network, dW: Any, db: Any) -> None:
-        """Update every ``W[l]`` (and ``b[l]``) of ``net`` in place."""
+        """Update every ``W[l]`` (and ``b[l]``) of ``net`` in place.
+
+        ``dW`` and ``db`` are indexed by layer number ``1..L`` (a :class:`Gradients`' ``dW`` and
+        ``db``, or dicts); each ``dW[l]`` has ``W[l]``'s shape. Everything is checked before the
+        first array changes, so a bad gradient leaves the network as it was.
+        """
+        require_network(net)
         lr = self.current_lr
+        gW = [_layer_gradient(dW, "dW", l, net.W[l], net.dtype) for l in range(1, net.L + 1)]
+        gb = None if net.b is None else [_layer_gradient(db, "db", l, net.b[l], net.dtype) for l in range(1, net.L + 1)]
         for l in range(1, net.L + 1):
-            g = dW[l]
+            g = gW[l - 1]
             if self.weight_decay:
                 g = g + self.weight_decay * net.W[l]
             self._update(("W", l), net.W[l], g, lr)
-            if net.b is not None:
-                self._update(("b", l), net.b[l], db[l], lr)
+            if gb is not None:
+                self._update(("b", l), net.b[l], gb[l - 1], lr)  # type: ignore[index]
 
     def step_flat(self, net: Network, grad: np.ndarray) -> None:
         """Update every parameter of ``net`` at once from ``grad``, the gradient as one vector in
@@ -112,7 +143,14 @@ class Optimizer:
         The same update rule as :meth:`step`, in a handful of operations instead of a few per
         array; the training loop uses it. Its state is separate from :meth:`step`'s.
         """
+        require_network(net)
         p = net._flat
+        if not (isinstance(grad, np.ndarray) and grad.shape == p.shape and grad.dtype == p.dtype):
+            grad = as_numeric("grad", grad, p.dtype)
+            if grad.shape != p.shape:
+                raise ChainruleError(
+                    f"grad must be one vector of the network's {p.size} parameters, shape {p.shape}; got {grad.shape}"
+                )
         if self.weight_decay:
             mask = self._state.get(("decay", p.size))
             if mask is None:  # 1 for weights, 0 for biases: weight decay leaves the biases alone
@@ -149,12 +187,10 @@ class SGD(Optimizer):
         schedule: Schedule | None = None,
     ) -> None:
         super().__init__(lr, weight_decay, schedule)
-        self.momentum = _positive("momentum", momentum, allow_zero=True)
-        if self.momentum >= 1:
-            raise ChainruleError(f"momentum must be < 1, got {momentum}")
-        if nesterov and not self.momentum:
+        self.momentum = _fraction("momentum", momentum)
+        self.nesterov = as_bool("nesterov", nesterov)
+        if self.nesterov and not self.momentum:
             raise ChainruleError("nesterov=True needs a momentum > 0")
-        self.nesterov = bool(nesterov)
 
     def _update(self, key: tuple[str, int], p: np.ndarray, g: np.ndarray, lr: float) -> None:
         if not self.momentum:
@@ -191,10 +227,8 @@ class Adam(Optimizer):
         schedule: Schedule | None = None,
     ) -> None:
         super().__init__(lr, weight_decay, schedule)
-        for name, b in (("beta1", beta1), ("beta2", beta2)):
-            if not 0 <= b < 1:
-                raise ChainruleError(f"{name} must be in [0, 1), got {b}")
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), _positive("eps", eps)
+        self.beta1, self.beta2 = _fraction("beta1", beta1), _fraction("beta2", beta2)
+        self.eps = _positive("eps", eps)
 
     def _update(self, key: tuple[str, int], p: np.ndarray, g: np.ndarray, lr: float) -> None:
         state = self._state.get(key)
@@ -226,9 +260,10 @@ def get_optimizer(spec: str | Optimizer, **kwargs: Any) -> Optimizer:
     if isinstance(spec, Optimizer):
         return spec
     table = {"sgd": SGD, "adam": Adam}
-    cls = table.get(str(spec).lower())
+    cls = table.get(spec.lower()) if isinstance(spec, str) else None
     if cls is None:
-        from .errors import unknown_name
-
-        raise unknown_name("optimizer", str(spec), table)
-    return cls(**kwargs)
+        raise unknown_name("optimizer", spec, table)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a keyword the optimizer does not take
+        raise ChainruleError(f"bad settings for optimizer {spec!r}: {shown(kwargs)} ({exc})") from None

@@ -10,16 +10,19 @@ beside the nodes they belong to. With ``color_by_gradient`` every line is colour
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import ChainruleError
+from ._files import as_path, atomic_write
+from ._validation import as_bool, as_int
+from .errors import ChainruleError, shown
 
 if TYPE_CHECKING:
     from .explain import Explanation
 
-__all__ = ["plot_explanation", "plot_history"]
+__all__ = ["FORMATS", "picture_path", "plot_explanation", "plot_history"]
 
 
 def _matplotlib() -> Any:
@@ -28,6 +31,36 @@ def _matplotlib() -> Any:
     except ImportError:
         raise ChainruleError("plots need matplotlib: pip install 'chainrule[plot]'") from None
     return Figure
+
+
+#: the picture formats a plot is saved in, by the path's suffix
+FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+
+
+def picture_path(path: Any) -> tuple[Path, str] | None:
+    """``(path, format)`` for a path to save a picture to, checked before anything is drawn (and
+    before anything is computed, when a caller such as the CLI checks it first); None for None.
+
+    >>> picture_path("net.SVG")[1]
+    'svg'
+    """
+    if path is None:
+        return None
+    path = as_path("path", path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ChainruleError(
+            f"path {shown(str(path))} has the suffix {shown(path.suffix or '(none)')}; a picture is saved as "
+            f"{', '.join(FORMATS)} (the suffix chooses the format)"
+        )
+    return path, fmt
+
+
+def _save(fig: Any, target: tuple[Path, str] | None, dpi: int) -> None:
+    """Write ``fig`` atomically (a temporary file beside the target, then a rename)."""
+    if target is not None:
+        path, fmt = target
+        atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, dpi=dpi))
 
 
 _DX = 3.0  # distance between layers, in node spacings
@@ -50,14 +83,25 @@ def plot_explanation(
     """Draw the network with the explained weight highlighted; save to ``path`` (PNG, SVG, PDF by suffix).
 
     ``sample`` picks which explained sample's values label the nodes (the title gives the mean).
-    Returns the matplotlib ``Figure``.
+    Returns the matplotlib ``Figure``. A ``path`` with another suffix is refused before drawing;
+    the file is written atomically.
     """
+    from .explain import Explanation
+
+    if not isinstance(e, Explanation):
+        raise ChainruleError(f"e must be an Explanation (from chainrule.explain); got {type(e).__name__}")
+    target = picture_path(path)
+    color_by_gradient = as_bool("color_by_gradient", color_by_gradient)
+    try:
+        sample = as_int("sample", sample, low=0, high=e.n - 1)
+    except ChainruleError:
+        raise ChainruleError(
+            f"sample = {shown(sample)} is out of range: the explanation holds samples 0..{e.n - 1}"
+        ) from None
     Figure = _matplotlib()
     import matplotlib
     from matplotlib import cm, colors
 
-    if not 0 <= sample < e.n:
-        raise ChainruleError(f"sample = {sample} is out of range: the explanation holds samples 0..{e.n - 1}")
     sizes, l, j, k = e.sizes, e.layer, e.j, e.k
     pos = _positions(sizes)
     big = max(sizes)
@@ -155,8 +199,7 @@ def plot_explanation(
     ax.set_aspect("equal")
     ax.set_xlim(-2.8, (len(sizes) - 1) * _DX + 3.6)
     ax.set_ylim(-(big - 1) / 2 - 0.8, (big - 1) / 2 + 1.5)
-    if path is not None:
-        fig.savefig(path, dpi=150)
+    _save(fig, target, 150)
     return fig
 
 
@@ -169,8 +212,14 @@ def _circle(fig: Any, xy: tuple[float, float], r: float, face: str) -> Any:
 def plot_history(history: Any, path: str | os.PathLike | None = None) -> Any:
     """Training and validation loss (and accuracy, for classification) per epoch; saved to ``path``.
 
-    Returns the matplotlib ``Figure``.
+    Returns the matplotlib ``Figure``. A ``path`` with another suffix than .png, .svg or .pdf is
+    refused before drawing; the file is written atomically.
     """
+    from .train import History
+
+    if not isinstance(history, History):
+        raise ChainruleError(f"history must be a History (what fit returns); got {type(history).__name__}")
+    target = picture_path(path)
     Figure = _matplotlib()
     panels = 2 if history.accuracy else 1
     fig = Figure(figsize=(5.5 * panels, 4), layout="constrained")
@@ -192,6 +241,5 @@ def plot_history(history: Any, path: str | os.PathLike | None = None) -> Any:
             ax2.plot(epochs, history.val_accuracy, label="validation")
         ax2.set(xlabel="epoch", ylabel="accuracy", title="Accuracy", ylim=(None, 1.0))
         ax2.legend()
-    if path is not None:
-        fig.savefig(path, dpi=120)
+    _save(fig, target, 120)
     return fig

@@ -8,9 +8,12 @@ product by hand to the digits shown.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ._validation import as_bool, as_int
+from .errors import ChainruleError
 
 if TYPE_CHECKING:
     from .explain import Explanation
@@ -120,8 +123,18 @@ def _param(e: Explanation, t: Notation) -> str:
     return t.node("b", str(e.j), e.layer) if e.bias else t.node("w", f"{e.j}{e.k}", e.layer)
 
 
+def _check(e: Any, max_samples: Any) -> int:
+    """The checks at the edge of every rendering: an Explanation, and ``max_samples >= 1``."""
+    from .explain import Explanation
+
+    if not isinstance(e, Explanation):
+        raise ChainruleError(f"e must be an Explanation (from chainrule.explain); got {type(e).__name__}")
+    return as_int("max_samples", max_samples, low=1)
+
+
 def _sections(e: Explanation, t: Notation, max_samples: int) -> list[Section]:
     """The heading and the rows of every section, in notation ``t``."""
+    max_samples = _check(e, max_samples)
     l, j, k, L = e.layer, e.j, e.k, e.L
     a_j, z_j, w = t.node("a", str(j), l), t.node("z", str(j), l), _param(e, t)
     term_syms = [t.d(t.C0(), a_j), t.d(a_j, z_j), t.d(z_j, w)]
@@ -295,6 +308,7 @@ def render_markdown(e: Explanation, max_samples: int = 5) -> str:
 
 def render_latex(e: Explanation, max_samples: int = 5, standalone: bool = True) -> str:
     """LaTeX with amsmath: an ``align*`` block per section; a full document when ``standalone``."""
+    standalone = as_bool("standalone", standalone)
     sections = _sections(e, TexNotation(), max_samples)
     body = [*_heading(e, TexNotation())]
     body.insert(1, "")
