@@ -366,4 +366,4 @@ def test_target_on_an_npz_file_is_an_error(model_and_data):
 def test_plot_to_an_unknown_suffix_is_refused_before_any_work(tmp_path):
     out = run("explain", "--plot", "x.txt", cwd=tmp_path)
     assert out.returncode == 2 and out.stdout == ""
-    assert "--plot x.txt: a picture is written as .png, .svg, .pdf" in out.stderr
+    assert "--plot: path 'x.txt' has the suffix '.txt'; a picture is saved as .png, .svg, .pdf" in out.stderr

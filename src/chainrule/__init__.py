@@ -23,7 +23,7 @@ from .layers import LayerList
 from .losses import LOSSES, Loss, get_loss
 from .network import Network, Trace
 from .optim import SGD, Adam, CosineLR, ExponentialLR, StepLR
-from .train import Callback, History, StopTraining, evaluate, fit
+from .train import Callback, History, StopTraining, TrainingWarning, evaluate, fit
 
 __version__ = "0.1.0"
 
@@ -37,6 +37,7 @@ __all__ = [
     "History",
     "StepLR",
     "StopTraining",
+    "TrainingWarning",
     "evaluate",
     "fit",
     "LOSSES",

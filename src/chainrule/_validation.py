@@ -75,7 +75,10 @@ def as_float(
     chainrule.errors.ChainruleError: lr must be a finite number > 0; got 'a' (str)
     """
     ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-    x = float(value) if ok else math.nan
+    try:
+        x = float(value) if ok else math.nan
+    except (OverflowError, ValueError, TypeError):  # an int beyond float's range, a broken __float__
+        x = math.nan
     bad = (
         not math.isfinite(x)
         or (low is not None and (x < low or (low_open and x == low)))

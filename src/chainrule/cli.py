@@ -161,15 +161,14 @@ def _show(text: str) -> None:
     print(text)
 
 
-_PLOT_SUFFIXES = (".png", ".svg", ".pdf")
-
-
 def _explain(args: argparse.Namespace) -> int:
-    if args.plot and Path(args.plot).suffix.lower() not in _PLOT_SUFFIXES:
-        raise ChainruleError(
-            f"--plot {args.plot}: a picture is written as {', '.join(_PLOT_SUFFIXES)}; "
-            f"got {Path(args.plot).suffix or 'no suffix'!r}"
-        )
+    if args.plot is not None:  # a path that cannot be drawn to is refused before any work
+        from .plot import picture_path
+
+        try:
+            picture_path(args.plot)
+        except ChainruleError as exc:
+            raise ChainruleError(f"--plot: {exc}") from None
     net, X, Y, loss = _model_and_data(args)
     L = net.L
     layer = L if args.layer is None else args.layer
