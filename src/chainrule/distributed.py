@@ -19,7 +19,6 @@ process); pass ``client=Client("tcp://scheduler:8786")`` to use any cluster.
 from __future__ import annotations
 
 import atexit
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ try:
 except ImportError as exc:  # pragma: no cover - the extra is missing
     raise ImportError("chainrule.distributed needs dask: pip install 'chainrule[dask]'") from exc
 
-from ._validation import all_finite, as_bool, as_seed, as_targets
+from ._validation import as_bool, as_seed, as_targets
 from .backprop import _gradients
 from .errors import ChainruleError, shown
 from .layers import LayerList
@@ -46,18 +45,14 @@ from .network import Network, require_network
 from .optim import Optimizer
 from .train import (
     History,
-    StopTraining,
     _batch_size,
     _callbacks,
     _epochs,
-    _Guard,
     _hits,
-    _Interrupt,
     _is_classification,
     _optimizer,
-    _Progress,
+    _train_loop,
     _verbose,
-    _where,
 )
 
 __all__ = ["DistributedGradients", "fit", "get_client", "gradients"]
@@ -374,92 +369,37 @@ def fit(
     first = Yd[: min(n, 64)].compute()
     classification = _is_classification(first, as_targets(first, first.shape[0], net.sizes[-1], net.dtype))
 
-    history = History(classification=classification)
-    guard = _Guard(net, history, -(-n // bs), restore_best=False)
-    params, previous = guard.params, guard.previous
-    step = pending = 0
-    last_loss = math.nan
-    epoch = b = phase = 0  # phase 1: in the batches of an epoch; 2: at its end (for messages only)
-    with _Interrupt() as interrupt:
-        progress = None
-        try:
-            progress = _Progress(n_epochs, verbose)
-            for epoch in range(1, n_epochs + 1):
-                start = time.perf_counter()
-                opt.set_epoch(epoch - 1)
-                order = rng.permutation(n) if shuffle and bs < n else np.arange(n)
-                total = hits = 0.0
-                b, phase = 0, 1
-                for b, lo in enumerate(range(0, n, bs)):
-                    batch = np.sort(order[lo : lo + bs])
-                    if bs == n:
-                        rows = None
-                    else:
-                        part = np.searchsorted(bounds, batch, side="right") - 1
-                        rows = [batch[part == p] - bounds[p] if (part == p).any() else None for p in range(len(xs))]
-                    g = _result(net, _step_sums(client, net, xs, ys, loss_, classification, bounds, rows))
-                    if not math.isfinite(g.C):
-                        guard.diverged(f"the loss became {g.C} at epoch {epoch}, batch {b + 1}", step, last_loss)
-                        break
-                    last_loss = g.C
-                    total, hits = total + g.C * g.n, hits + g.hits
-                    np.copyto(previous, params)
-                    pending = step + 1
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        opt.step(net, g.dW, g.db)
-                    step += 1
-                    pending = 0
-                    if not all_finite(params):
-                        guard.diverged(
-                            f"a weight became NaN or inf in the step of epoch {epoch}, batch {b + 1}", step, last_loss
-                        )
-                        break
-                    for cb in cbs:
-                        cb.on_batch_end(step, {"epoch": epoch, "batch": b + 1, "loss": g.C})
-                    if interrupt.flag:
-                        guard.interrupted(_where(1, epoch, b), step, 0)
-                        break
-                if history.status == "diverged":
-                    break
-                phase = 2
-                done = min(n, (b + 1) * bs)
-                row: dict[str, Any] = {"loss": total / done}
-                if not math.isfinite(row["loss"]):  # finite batch losses whose sum overflows
-                    guard.diverged(f"the mean loss of epoch {epoch} became {row['loss']}", step, last_loss)
-                    break
-                if classification:
-                    row["accuracy"] = hits / done
-                for name, value in row.items():
-                    getattr(history, name).append(value)
-                history.lr.append(opt.current_lr)
-                history.seconds.append(time.perf_counter() - start)
-                guard.epoch_loss(epoch, row["loss"])
-                if history.best_epoch is None or row["loss"] < history.loss[history.best_epoch - 1]:
-                    guard.improved(epoch)
-                row = history.row(epoch)
-                progress.update(row)
-                try:
-                    for cb in cbs:
-                        cb.on_epoch_end(epoch, row)
-                except StopTraining as exc:
-                    guard.stopped(
-                        "callback", f"stopped by a callback at epoch {epoch}" + (f": {exc}" if str(exc) else "")
-                    )
-                if interrupt.flag:
-                    guard.interrupted(_where(2, epoch, b), step, 0)
-                if history.status != "completed":
-                    break
-        except StopTraining as exc:
-            guard.stopped(
-                "callback", f"stopped by a callback {_where(phase, epoch, b)}" + (f": {exc}" if str(exc) else "")
-            )
-        except KeyboardInterrupt:
-            history._trim()
-            guard.interrupted(_where(phase, epoch, b), step, pending)
-        finally:
-            if progress is not None:
-                progress.close()
-        if interrupt.flag:
-            guard.interrupted("at the end of training", step, 0)
-        guard.finish()
-    return history
+    current: list[DistributedGradients] = []  # the gradient of the batch being stepped on
+
+    def batch(idx: np.ndarray) -> tuple[float, int]:
+        if bs == n:
+            rows = None
+        else:
+            idx = np.sort(idx)
+            part = np.searchsorted(bounds, idx, side="right") - 1
+            rows = [idx[part == p] - bounds[p] if (part == p).any() else None for p in range(len(xs))]
+        g = _result(net, _step_sums(client, net, xs, ys, loss_, classification, bounds, rows))
+        current[:] = [g]
+        return g.C, g.hits
+
+    def step() -> None:
+        opt.step(net, current[0].dW, current[0].db)
+
+    return _train_loop(
+        net,
+        opt,
+        History(classification=classification),
+        n=n,
+        bs=bs,
+        epochs=n_epochs,
+        order=(lambda: rng.permutation(n)) if shuffle and bs < n else (lambda: np.arange(n)),
+        batch=batch,
+        step=step,
+        validate=None,
+        restore_best=False,
+        min_delta=0.0,
+        patience=None,
+        checkpoint=None,
+        callbacks=cbs,
+        verbose=verbose,
+    )

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -290,7 +290,7 @@ class _Guard:
                 f"more than {GROWTH_FACTOR:g}-fold: the learning rate is probably too large"
             )
             self.history.warnings.append(message)
-            warnings.warn(message, TrainingWarning, stacklevel=3)
+            warnings.warn(message, TrainingWarning, stacklevel=4)  # the caller of fit
 
     def finish(self) -> None:
         """Restore the best epoch's weights (with ``restore_best``) and write ``History.stopped``;
@@ -529,55 +529,118 @@ def fit(
     n = Xt.shape[0]
     bs = n if bs_arg is None else min(bs_arg, n)
 
-    history = History(classification=classification)
-    guard = _Guard(net, history, -(-n // bs), restore_best)
-    params, previous = guard.params, guard.previous
     spaces: dict[int, Workspace] = {}  # buffers per batch size, reused by every step
     labels = classes_of(Yt) if classification else None  # each sample's class, for the accuracy
+    current: list[Workspace] = []  # the workspace of the batch whose gradient is computed
+
+    def batch(idx: np.ndarray) -> tuple[float, int]:
+        space = spaces.get(len(idx))
+        if space is None:
+            space = spaces[len(idx)] = workspace(net, len(idx))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught by the loop
+            g = _gradients(net, Xt[idx], Yt[idx], loss_, per_sample=False, w=None, fused=True, out=space, teach=False)
+        current[:] = [space]
+        hits = int(np.count_nonzero(classes_of(space.za[-1][1]) == labels[idx])) if labels is not None else 0  # a^(L)
+        return g.C, hits
+
+    def step() -> None:
+        opt.step_flat(net, current[0].flat)
+
+    def validate() -> dict[str, float]:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught by the loop
+            r = evaluate(net, Xv, Yv, loss_)
+        return {"val_loss": r["loss"], **({"val_accuracy": r["accuracy"]} if classification else {})}
+
+    return _train_loop(
+        net,
+        opt,
+        History(classification=classification),
+        n=n,
+        bs=bs,
+        epochs=n_epochs,
+        order=(lambda: rng.permutation(n)) if shuffle else (lambda: np.arange(n)),
+        batch=batch,
+        step=step,
+        validate=None if Xv is None else validate,
+        restore_best=restore_best,
+        min_delta=min_delta,
+        patience=patience,
+        checkpoint=None if checkpoint_path is None else (checkpoint_path, loss_, every),
+        callbacks=cbs,
+        verbose=verbose,
+    )
+
+
+def _train_loop(
+    net: Network,
+    opt: Optimizer,
+    history: History,
+    *,
+    n: int,
+    bs: int,
+    epochs: int,
+    order: Callable[[], np.ndarray],
+    batch: Callable[[np.ndarray], tuple[float, int]],
+    step: Callable[[], None],
+    validate: Callable[[], dict[str, float]] | None,
+    restore_best: bool,
+    min_delta: float,
+    patience: int | None,
+    checkpoint: tuple[Path, Loss, int] | None,
+    callbacks: list[Callback],
+    verbose: int,
+) -> History:
+    """The training loop of :func:`fit` and ``distributed.fit``: epochs of minibatch steps, the
+    History, the best epoch, early stopping, checkpoints, callbacks and every way training stops.
+
+    Each epoch visits the samples in ``order()``, ``bs`` at a time: ``batch(rows)`` computes the
+    mean gradient of those rows (in memory or on a cluster) and returns their mean loss and correct
+    classifications; ``step()`` lets the optimizer apply that gradient. ``validate()`` (optional)
+    gives an epoch's validation numbers; the monitored loss is the validation loss when there is
+    one, else the training loss. ``checkpoint`` is ``(path, loss, every)``.
+    """
+    guard = _Guard(net, history, -(-n // bs), restore_best)
+    params, previous = guard.params, guard.previous
     best_value = math.inf
-    wait = step = pending = 0
+    wait = done_steps = pending = 0
     last_loss = math.nan
     epoch = b = phase = 0  # phase 1: in the batches of an epoch; 2: at its end (for messages only)
     with _Interrupt() as interrupt:
         progress = None
         try:
-            progress = _Progress(n_epochs, verbose)
-            for epoch in range(1, n_epochs + 1):
+            progress = _Progress(epochs, verbose)
+            for epoch in range(1, epochs + 1):
                 start = time.perf_counter()
                 opt.set_epoch(epoch - 1)
-                order = rng.permutation(n) if shuffle else np.arange(n)
+                rows = order()
                 total = hits = 0.0
                 b, phase = 0, 1
                 for b, first in enumerate(range(0, n, bs)):
-                    idx = order[first : first + bs]
-                    Xb, Yb = Xt[idx], Yt[idx]
-                    space = spaces.get(len(idx))
-                    if space is None:
-                        space = spaces[len(idx)] = workspace(net, len(idx))
-                    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught below
-                        g = _gradients(net, Xb, Yb, loss_, per_sample=False, w=None, fused=True, out=space, teach=False)
-                    if not math.isfinite(g.C):
-                        guard.diverged(f"the loss became {g.C} at epoch {epoch}, batch {b + 1}", step, last_loss)
+                    idx = rows[first : first + bs]
+                    C, right = batch(idx)
+                    if not math.isfinite(C):
+                        guard.diverged(f"the loss became {C} at epoch {epoch}, batch {b + 1}", done_steps, last_loss)
                         break
-                    last_loss = g.C
-                    total += g.C * len(idx)
-                    if labels is not None:
-                        hits += int(np.count_nonzero(classes_of(space.za[-1][1]) == labels[idx]))  # a^(L)
+                    last_loss = C
+                    total += C * len(idx)
+                    hits += right
                     np.copyto(previous, params)
-                    pending = step + 1
+                    pending = done_steps + 1
                     with np.errstate(over="ignore", invalid="ignore"):
-                        opt.step_flat(net, space.flat)
-                    step += 1
+                        step()
+                    done_steps += 1
                     pending = 0
                     if not all_finite(params):
                         guard.diverged(
-                            f"a weight became NaN or inf in the step of epoch {epoch}, batch {b + 1}", step, last_loss
+                            f"a weight became NaN or inf in the step of epoch {epoch}, batch {b + 1}",
+                            done_steps,
+                            last_loss,
                         )
                         break
-                    for cb in cbs:
-                        cb.on_batch_end(step, {"epoch": epoch, "batch": b + 1, "loss": g.C})
+                    for cb in callbacks:
+                        cb.on_batch_end(done_steps, {"epoch": epoch, "batch": b + 1, "loss": C})
                     if interrupt.flag:
-                        guard.interrupted(_where(1, epoch, b), step, 0)
+                        guard.interrupted(_where(1, epoch, b), done_steps, 0)
                         break
                 if history.status == "diverged":
                     break
@@ -585,25 +648,23 @@ def fit(
                 done = min(n, (b + 1) * bs)
                 row: dict[str, Any] = {"loss": total / done}
                 if not math.isfinite(row["loss"]):  # finite batch losses whose sum overflows
-                    guard.diverged(f"the mean loss of epoch {epoch} became {row['loss']}", step, last_loss)
+                    guard.diverged(f"the mean loss of epoch {epoch} became {row['loss']}", done_steps, last_loss)
                     break
-                if classification:
+                if history.classification:
                     row["accuracy"] = hits / done
-                if Xv is not None:
-                    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught below
-                        r = evaluate(net, Xv, Yv, loss_)
-                    if not math.isfinite(r["loss"]):
-                        guard.diverged(f"the validation loss became {r['loss']} at epoch {epoch}", step, last_loss)
+                if validate is not None:
+                    row.update(validate())
+                    if not math.isfinite(row["val_loss"]):
+                        guard.diverged(
+                            f"the validation loss became {row['val_loss']} at epoch {epoch}", done_steps, last_loss
+                        )
                         break
-                    row["val_loss"] = r["loss"]
-                    if classification:
-                        row["val_accuracy"] = r["accuracy"]
                 for name, value in row.items():
                     getattr(history, name).append(value)
                 history.lr.append(opt.current_lr)
                 history.seconds.append(time.perf_counter() - start)
                 guard.epoch_loss(epoch, row["loss"])
-                monitored = row["val_loss"] if Xv is not None else row["loss"]
+                monitored = row["val_loss"] if validate is not None else row["loss"]
                 if monitored < best_value - min_delta:
                     best_value, wait = monitored, 0
                     guard.improved(epoch)
@@ -611,17 +672,17 @@ def fit(
                     wait += 1
                 row = history.row(epoch)
                 progress.update(row)
-                if checkpoint_path is not None and epoch % every == 0:
-                    _save_checkpoint(net, checkpoint_path, loss_, {"epoch": epoch, **_floats(row)})
+                if checkpoint is not None and epoch % checkpoint[2] == 0:
+                    _save_checkpoint(net, checkpoint[0], checkpoint[1], {"epoch": epoch, **_floats(row)})
                 try:
-                    for cb in cbs:
+                    for cb in callbacks:
                         cb.on_epoch_end(epoch, row)
                 except StopTraining as exc:
                     guard.stopped(
                         "callback", f"stopped by a callback at epoch {epoch}" + (f": {exc}" if str(exc) else "")
                     )
                 if interrupt.flag:
-                    guard.interrupted(_where(2, epoch, b), step, 0)
+                    guard.interrupted(_where(2, epoch, b), done_steps, 0)
                 if history.status != "completed":
                     break
                 if patience is not None and wait >= patience:
@@ -637,20 +698,20 @@ def fit(
             )
         except KeyboardInterrupt:
             history._trim()
-            guard.interrupted(_where(phase, epoch, b), step, pending)
+            guard.interrupted(_where(phase, epoch, b), done_steps, pending)
         finally:
             if progress is not None:
                 progress.close()
         try:
             guard.finish()
             if interrupt.flag:
-                guard.interrupted("at the end of training", step, 0)
+                guard.interrupted("at the end of training", done_steps, 0)
                 guard.finish()
-            if checkpoint_path is not None:
+            if checkpoint is not None:
                 info = {"epoch": history.epochs, "status": history.status, "stopped": history.stopped}
-                _save_checkpoint(net, checkpoint_path, loss_, info)
+                _save_checkpoint(net, checkpoint[0], checkpoint[1], info)
         except KeyboardInterrupt:  # a second Ctrl-C while saving: the checkpoint file is the previous one, whole
-            guard.interrupted("while saving the checkpoint", step, 0)
+            guard.interrupted("while saving the checkpoint", done_steps, 0)
             guard.finish()
     return history
 
