@@ -326,7 +326,7 @@ def _read_table(path: Path) -> tuple[np.ndarray, list[str] | None]:
     mixed = False
     n_rows = 0
     with open_regular(path, "data file") as fh:
-        reader = csv.reader(_text_lines(fh, path))
+        reader = csv.reader(_text_lines(fh, path), skipinitialspace=True)
         try:
             for row in reader:
                 cells = [c.strip() for c in row]
@@ -358,10 +358,10 @@ def _read_table(path: Path) -> tuple[np.ndarray, list[str] | None]:
 
 def _bad_cell(path: Path, line: int, column: str, cell: str, value: float | None, mixed: bool) -> ChainruleError:
     where = f"{path}, line {line}, {column}"
-    if value is not None:
-        return ChainruleError(f"{where}: {shown(cell)} is not a finite number (every cell must be finite)")
     if _is_missing(cell):
         return ChainruleError(f"{where}: missing value {shown(cell)}; fill or drop it first")
+    if value is not None:
+        return ChainruleError(f"{where}: {shown(cell)} is not a finite number (every cell must be finite)")
     note = " (the first row mixes names and numbers, so it is data, not a header)" if mixed else ""
     return ChainruleError(f"{where}: {shown(cell)} is not a number (every cell must be numeric){note}")
 
