@@ -417,7 +417,13 @@ class CsvData:
 
 
 def read_csv(path: str | os.PathLike, target: str | int | None = None) -> CsvData:
-    """Inputs, target and feature names from a numeric CSV file (see :func:`_read_table` for the format).
+    """Inputs, target and feature names from a numeric CSV file.
+
+    The file is UTF-8 (a byte-order mark is dropped). Its first row is a header when its non-empty
+    cells are all names (not numbers); a first row of numbers is data, even with an empty cell, and
+    a first row that mixes names and numbers is data too (its names are then errors), so no row is
+    ever lost. Every other cell is a finite number; an empty cell (or ``NA``, ``nan``, ``?``, ...)
+    is a missing value, an error that names the line and the column. Blank lines are skipped.
 
     ``target`` picks the target column:
 
