@@ -85,8 +85,9 @@ def test_npz_errors(tmp_path):
     (tmp_path / "d.txt").write_text("1,2")
     with pytest.raises(cr.ChainruleError, match=r"data files are \.npz \(arrays X and Y\) or \.csv; got '\.txt'"):
         load_xy(tmp_path / "d.txt", 2)
-    with pytest.raises(cr.ChainruleError, match=r"no data file at"):
+    with pytest.raises(FileNotFoundError, match=r"no data file at this path") as info:  # an OSError naming the path
         load_xy(tmp_path / "none.csv", 2)
+    assert info.value.filename == str(tmp_path / "none.csv")
 
 
 def test_plot_history(tmp_path):

@@ -2,25 +2,44 @@
 
 * :func:`load_dataset`: ``"digits"`` (scikit-learn's 8x8 handwritten digits), ``"iris"``
   (Fisher's iris; both ship inside scikit-learn, so they work offline) and ``"xor"``.
-* :func:`read_csv`: a numeric table with the target column chosen by name or index.
+* :func:`read_csv`: a numeric table with the target column chosen by name or index (or the last
+  column, when that is no guess); the result says which column it is.
 * :func:`load_xy`: ``X`` and ``Y`` for a given network: ``.npz`` with arrays ``X`` and ``Y``
   (read with ``allow_pickle=False``), or ``.csv`` whose first ``n_0`` columns are the inputs.
+  :func:`load_inputs`: ``X`` alone.
+
+Data files are read only when they are regular files (never a device or a FIFO), CSV files as
+UTF-8 (a byte-order mark is dropped), one line at a time. Whatever a file holds, reading it ends in
+the arrays or in a :class:`~chainrule.errors.ChainruleError` (or an ``OSError`` naming the path).
 * :func:`train_test_split`, :class:`Standardizer` (fitted on the training part only), :func:`one_hot`.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
+import difflib
+import math
+import numbers
 import os
+import re
 import zipfile
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 
-from .errors import ChainruleError
+from ._files import as_path, open_regular
+from ._validation import as_int, as_numeric, as_seed, check_finite
+from .errors import ChainruleError, shown
 from .network import Network
 
 __all__ = [
     "DATASETS",
+    "CsvData",
     "Standardizer",
     "article_example",
     "load_dataset",
@@ -51,45 +70,300 @@ def article_example() -> tuple[Network, np.ndarray, np.ndarray]:
 def load_xy(path: str | os.PathLike, n_inputs: int, target: str | int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Read ``X`` and ``Y`` from an ``.npz`` or ``.csv`` file (see the module docstring).
 
-    For a CSV file, ``target`` names the target column (by name or index); without it the first
-    ``n_inputs`` columns are the inputs and the rest the targets.
+    For a CSV file, ``target`` names the target column (by name or index, see :func:`read_csv`);
+    without it the first ``n_inputs`` columns are the inputs and the rest the targets. ``target``
+    with an ``.npz`` file is an error: its arrays ``X`` and ``Y`` already say what is what.
+
+    ``X`` comes back 2-D, ``(n_samples, n_features)``, non-empty, real numbers (bool, int, uint or
+    float), finite; ``Y`` 1-D (labels) or 2-D, numeric, finite, one row per sample.
     """
-    path = Path(path)
-    if not path.exists():
-        raise ChainruleError(f"no data file at {path}")
-    if path.suffix.lower() == ".npz":
-        if not zipfile.is_zipfile(path):
-            raise ChainruleError(f"{path} is not an .npz archive (or it is truncated)")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                missing = {"X", "Y"} - set(data.files)
-                if missing:
-                    raise ChainruleError(f"{path} needs arrays named X and Y; it has {', '.join(data.files) or 'none'}")
-                return data["X"], data["Y"]
-        except ValueError as exc:
-            if "pickle" in str(exc):
-                raise ChainruleError(f"{path} holds pickled Python objects; chainrule never unpickles") from None
-            raise ChainruleError(f"{path} cannot be read: {exc}") from None
-    if path.suffix.lower() == ".csv":
+    path = as_path("path", path)
+    n_inputs = as_int("n_inputs", n_inputs, low=0)
+    if _suffix(path) == ".npz":
         if target is not None:
-            X, y, _ = read_csv(path, target)
-            return X, y
-        return _load_csv(path, n_inputs)
-    raise ChainruleError(f"{path}: data files are .npz (arrays X and Y) or .csv; got {path.suffix or 'no suffix'!r}")
+            raise ChainruleError(
+                f"target (--target) picks a column of a CSV file; {path} is an .npz file, whose arrays X and Y "
+                f"are the inputs and the targets: leave target out (got {shown(target)})"
+            )
+        arrays = _read_npz(path, ("X", "Y"))
+        return _check_xy(path, arrays["X"], arrays["Y"])  # type: ignore[return-value]
+    if target is not None:
+        data = read_csv(path, target)
+        return data.X, data.y
+    if n_inputs < 1:
+        raise ChainruleError(
+            f"n_inputs must be >= 1 to split the columns of {path} into inputs and targets; got {n_inputs}"
+        )
+    return _load_csv(path, n_inputs)
 
 
 def load_inputs(path: str | os.PathLike, n_inputs: int) -> np.ndarray:
-    """Only the inputs ``X`` of a data file: array ``X`` of an ``.npz``, or the first ``n_inputs``
-    columns of a ``.csv`` (which may hold nothing else)."""
-    path = Path(path)
-    if path.suffix.lower() != ".csv":
-        return load_xy(path, n_inputs)[0]
-    if not path.exists():
-        raise ChainruleError(f"no data file at {path}")
+    """Only the inputs ``X`` of a data file: array ``X`` of an ``.npz`` (``Y`` may be absent), or the
+    first ``n_inputs`` columns of a ``.csv`` (which may hold nothing else). ``X`` is checked as in
+    :func:`load_xy`."""
+    path = as_path("path", path)
+    n_inputs = as_int("n_inputs", n_inputs, low=1)
+    if _suffix(path) == ".npz":
+        return _check_xy(path, _read_npz(path, ("X",))["X"], None)[0]
     table, _ = _read_table(path)
     if table.shape[1] < n_inputs:
         raise ChainruleError(f"{path} has {table.shape[1]} columns; the network takes n_0 = {n_inputs} inputs")
     return table[:, :n_inputs]
+
+
+def _suffix(path: Path) -> str:
+    """``.npz`` or ``.csv`` (in any case), else an error naming what the file's suffix is."""
+    suffix = path.suffix.lower()
+    if suffix not in (".npz", ".csv"):
+        got = shown(path.suffix) if path.suffix else "no suffix"
+        raise ChainruleError(f"{path}: data files are .npz (arrays X and Y) or .csv; got {got}")
+    return suffix
+
+
+# ----------------------------------------------------------------------------------------------
+# .npz data files: reading (one function, to be swapped for a streaming reader) and checking.
+
+
+def _read_npz(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The arrays ``names`` of the ``.npz`` data file ``path``, unchecked.
+
+    Opened through :func:`~chainrule._files.open_regular` (no device or FIFO is ever read) and
+    read with ``allow_pickle=False``. Every failure is a ChainruleError or an OSError naming ``path``.
+    """
+    with open_regular(path, "data file") as fh:
+        if not zipfile.is_zipfile(fh):
+            raise ChainruleError(f"{path} is not an .npz archive (or it is truncated)")
+        fh.seek(0)
+        try:
+            with np.load(fh, allow_pickle=False) as data:
+                missing = [n for n in names if n not in data.files]
+                if missing:
+                    wanted = f"arrays named {' and '.join(names)}" if len(names) > 1 else f"an array named {names[0]}"
+                    raise ChainruleError(f"{path} needs {wanted}; it has {_listed(data.files) or 'none'}")
+                return {n: data[n] for n in names}
+        except ChainruleError:
+            raise
+        except ValueError as exc:
+            if "pickle" in str(exc):
+                raise ChainruleError(f"{path} holds pickled Python objects; chainrule never unpickles") from None
+            raise ChainruleError(f"{path} cannot be read as an .npz data file: {_short(exc)}") from None
+        except MemoryError:
+            raise ChainruleError(f"{path} declares an array too large to fit in memory") from None
+        except Exception as exc:  # a damaged archive: BadZipFile, zlib.error, EOFError, KeyError, ...
+            raise ChainruleError(
+                f"{path} cannot be read as an .npz data file ({type(exc).__name__}: {_short(exc)})"
+            ) from None
+
+
+_KINDS = {
+    "c": "complex numbers",
+    "M": "dates and times",
+    "m": "time deltas",
+    "U": "strings",
+    "S": "bytes",
+    "O": "Python objects",
+    "V": "structured records",
+}
+
+
+def _numeric(source: object, name: str, arr: np.ndarray) -> np.ndarray:
+    """``arr`` if it holds real numbers (bool, int, uint, float), else an error naming it and its dtype."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in "biuf" or arr.dtype.fields is not None:
+        dtype = str(arr.dtype)
+        dtype = dtype if len(dtype) <= 60 else dtype[:57] + "..."
+        raise ChainruleError(
+            f"{name} in {source} has dtype {dtype} ({_KINDS.get(arr.dtype.kind, 'not numbers')}); "
+            f"{name} must hold real numbers (bool, int, uint or float)"
+        )
+    return arr
+
+
+def _check_xy(source: object, X: np.ndarray, Y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The checks every data file's arrays pass, whatever reads them: ``X`` 2-D ``(n_samples,
+    n_features)``, non-empty, real numbers, finite; ``Y`` (when given) 1-D labels or 2-D, numeric,
+    finite, one row per sample of ``X``. Returns them unchanged (no copy)."""
+    X = _numeric(source, "X", X)
+    if X.ndim == 1:
+        raise ChainruleError(
+            f"X in {source} is 1-D, shape {X.shape}; X must be 2-D, (n_samples, n_features): save "
+            f"X.reshape(-1, 1) for one feature per sample, or X.reshape(1, -1) for a single sample"
+        )
+    if X.ndim != 2:
+        raise ChainruleError(f"X in {source} has shape {X.shape}; X must be 2-D, (n_samples, n_features)")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        what = "samples (rows)" if X.shape[0] == 0 else "features (columns)"
+        raise ChainruleError(f"X in {source} has no {what}: shape {X.shape}")
+    if X.dtype.kind == "f":
+        check_finite(f"X in {source}", X)
+    if Y is None:
+        return X, None
+    Y = _numeric(source, "Y", Y)
+    if Y.ndim not in (1, 2) or (Y.ndim == 2 and Y.shape[1] == 0):
+        raise ChainruleError(
+            f"Y in {source} has shape {Y.shape}; Y must be 1-D (one label or value per sample) "
+            f"or 2-D, (n_samples, n_outputs)"
+        )
+    if Y.shape[0] != X.shape[0]:
+        raise ChainruleError(f"X in {source} has {X.shape[0]} samples (rows) but Y has {Y.shape[0]}; they must match")
+    if Y.dtype.kind == "f":
+        check_finite(f"Y in {source}", Y, ("row", "column") if Y.ndim == 2 else ("sample",))
+    return X, Y
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).replace("\n", " ")
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _listed(names: list[str], most: int = 20) -> str:
+    """Names for a message: each cut to 30 characters, at most ``most`` of them."""
+    cut = [n if len(n) <= 30 else n[:27] + "..." for n in names[:most]]
+    more = f", ... ({len(names)} in all)" if len(names) > most else ""
+    return ", ".join(cut) + more
+
+
+# ----------------------------------------------------------------------------------------------
+# CSV files.
+
+#: The most bytes one line of a CSV file may hold: a file without line breaks is not a table.
+MAX_LINE_BYTES = 64 * 2**20
+
+#: With a header row and no ``target``, the last column is taken as the target only when it holds
+#: class labels: whole numbers, at most this many different ones.
+MAX_GUESSED_CLASSES = 50
+
+_MISSING = frozenset({"", "nan", "na", "n/a", "null", "none", "?"})
+_INDEX = re.compile(r"[+-]?[0-9]+")
+
+
+def _number(cell: str) -> float | None:
+    """The value of a cell written as a plain ASCII number (``1``, ``-2.5e3``, ``.5``, ``inf``), else None.
+
+    Python's ``float`` also takes ``1_000`` and digits of other scripts; a CSV number does not.
+    """
+    try:
+        value = float(cell)
+    except ValueError:
+        return None
+    return value if cell.isascii() and "_" not in cell and cell.strip() == cell else None
+
+
+def _is_missing(cell: str) -> bool:
+    return len(cell) <= 4 and cell.lower() in _MISSING
+
+
+def _not_utf8(path: Path, line: int, offset: int, byte: int) -> ChainruleError:
+    return ChainruleError(
+        f"{path}, line {line}: the byte 0x{byte:02x} at offset {offset} is not UTF-8 text; "
+        f"save the file as UTF-8 (in a spreadsheet: CSV UTF-8)"
+    )
+
+
+def _text_lines(fh: IO[bytes], path: Path) -> Iterator[str]:
+    """The lines of a binary file as text: UTF-8, a byte-order mark stripped, line ends kept (for
+    the csv module); a line break is ``\\n``, ``\\r\\n`` or ``\\r``. One line is read at a time, and a
+    line longer than :data:`MAX_LINE_BYTES` is an error, so memory stays bounded whatever the file."""
+    offset, number = 0, 0
+    while True:
+        raw = fh.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE_BYTES:
+            raise ChainruleError(
+                f"{path}, line {number + 1}: longer than {MAX_LINE_BYTES // 2**20} MiB; "
+                f"a CSV file is a table of numbers, one row per line"
+            )
+        if offset == 0:
+            if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                raise ChainruleError(f"{path} is UTF-16 text; save it as UTF-8 (in a spreadsheet: CSV UTF-8)")
+            if raw.startswith(codecs.BOM_UTF8):
+                raw, offset = raw[len(codecs.BOM_UTF8) :], len(codecs.BOM_UTF8)
+        for piece in raw.splitlines(keepends=True) if b"\r" in raw else (raw,):
+            number += 1
+            try:
+                text = piece.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(path, number, offset + exc.start, piece[exc.start]) from None
+            offset += len(piece)
+            yield text
+
+
+def _column(header: list[str] | None, j: int) -> str:
+    """A column as messages name it: ``column 'name'`` with a header row, ``column j (counting from 0)`` without."""
+    return f"column {shown(header[j])}" if header is not None else f"column {j} (counting from 0)"
+
+
+def _is_header(cells: list[str]) -> tuple[bool, bool]:
+    """Whether a first row is a header (some names, no numbers), and whether it mixes names and numbers.
+
+    Empty cells and missing-value markers count as neither.
+    """
+    names = numbers = False
+    for c in cells:
+        if _is_missing(c):
+            continue
+        if _number(c) is None:
+            names = True
+        else:
+            numbers = True
+    return names and not numbers, names and numbers
+
+
+def _read_table(path: Path) -> tuple[np.ndarray, list[str] | None]:
+    """A numeric CSV table (float64, finite, at least one row and column) and its header row (None
+    when there is none).
+
+    The first row is a header when its non-empty cells are all names (not numbers); empty header
+    cells are named ``x<j>``. A first row that mixes names and numbers is data (so no row is ever
+    dropped), and its names are errors. Blank lines are skipped. Every other cell must be a number:
+    an empty cell (or ``NA``, ``nan``, ``?``, ...) is a missing value, which is an error naming the
+    line and the column.
+    """
+    values = array("d")
+    header: list[str] | None = None
+    width = -1  # cells per row, once the first row is read
+    mixed = False
+    n_rows = 0
+    with open_regular(path, "data file") as fh:
+        reader = csv.reader(_text_lines(fh, path), skipinitialspace=True)
+        try:
+            for row in reader:
+                cells = [c.strip() for c in row]
+                if len(cells) <= 1 and not (cells and cells[0]):
+                    continue  # a blank line
+                line = reader.line_num
+                if width < 0:
+                    width = len(cells)
+                    is_header, mixed = _is_header(cells)
+                    if is_header:
+                        header = [c or f"x{j}" for j, c in enumerate(cells)]
+                        continue
+                if len(cells) != width:
+                    raise ChainruleError(f"{path}, line {line}: {len(cells)} columns, expected {width}")
+                for j, c in enumerate(cells):
+                    value = _number(c)
+                    if value is None or not math.isfinite(value):
+                        raise _bad_cell(path, line, _column(header, j), c, value, mixed and n_rows == 0)
+                    values.append(value)
+                n_rows += 1
+        except csv.Error as exc:
+            raise ChainruleError(f"{path}, line {reader.line_num}: not a well-formed CSV row ({exc})") from None
+    if width < 0:
+        raise ChainruleError(f"{path} is empty")
+    if n_rows == 0:
+        raise ChainruleError(f"{path} has a header but no rows")
+    return np.frombuffer(values, dtype=np.float64).reshape(n_rows, width), header
+
+
+def _bad_cell(path: Path, line: int, column: str, cell: str, value: float | None, mixed: bool) -> ChainruleError:
+    where = f"{path}, line {line}, {column}"
+    if _is_missing(cell):
+        return ChainruleError(f"{where}: missing value {shown(cell)}; fill or drop it first")
+    if value is not None:
+        return ChainruleError(f"{where}: {shown(cell)} is not a finite number (every cell must be finite)")
+    note = " (the first row mixes names and numbers, so it is data, not a header)" if mixed else ""
+    return ChainruleError(f"{where}: {shown(cell)} is not a number (every cell must be numeric){note}")
 
 
 def _load_csv(path: Path, n_inputs: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,72 +377,138 @@ def _load_csv(path: Path, n_inputs: int) -> tuple[np.ndarray, np.ndarray]:
     return X, (Y[:, 0] if Y.shape[1] == 1 else Y)
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+@dataclass(frozen=True, eq=False)
+class CsvData:
+    """What :func:`read_csv` returns. It unpacks as ``X, y, feature_names`` (and indexes like that
+    tuple); the other fields say which column is the target and how it was chosen.
+
+    ``target_text`` describes the choice for a person: ``column 'species' (the last)``.
+    """
+
+    X: np.ndarray  #: the inputs, ``(n_samples, n_features)``, float64
+    y: np.ndarray  #: the target column, ``(n_samples,)``, float64
+    feature_names: list[str]  #: the input columns' names (``x<j>`` without a header row)
+    target_name: str  #: the target column's name (``x<j>`` without a header row)
+    target_index: int  #: the target column's position, from 0
+    has_header: bool  #: whether the file's first row is a header
+    chosen: str  #: how the target was chosen: ``"name"``, ``"index"`` or ``"last"`` (no target given)
+
+    def _tuple(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        return self.X, self.y, self.feature_names
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._tuple())
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, i: int) -> Any:
+        return self._tuple()[i]
+
+    @property
+    def target_text(self) -> str:
+        """``column 'species' (the last)``, ``column 'species'``, ``column 4 (the last; no header row)``, ..."""
+        column = f"column {shown(self.target_name)}" if self.has_header else f"column {self.target_index}"
+        if self.chosen == "last":
+            return f"{column} (the last)" if self.has_header else f"{column} (the last; the file has no header row)"
+        if self.chosen == "index" and self.has_header:
+            return f"{column} (index {self.target_index})"
+        return column
 
 
-def _read_table(path: Path) -> tuple[np.ndarray, list[str] | None]:
-    """A numeric CSV table and its header (None when the first row is numbers)."""
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-    if not lines:
-        raise ChainruleError(f"{path} is empty")
-    first = [c.strip() for c in lines[0].split(",")]
-    header = None if all(_is_number(c) for c in first if c) and "" not in first else first
-    rows = lines[1:] if header else lines
-    if not rows:
-        raise ChainruleError(f"{path} has a header but no rows")
-    names = header or [str(i) for i in range(len(first))]
-    table = []
-    for i, line in enumerate(rows, start=2 if header else 1):
-        cells = [c.strip() for c in line.split(",")]
-        if len(cells) != len(names):
-            raise ChainruleError(f"{path}, line {i}: {len(cells)} columns, expected {len(names)}")
-        row = []
-        for col, c in zip(names, cells):
-            if c == "" or c.lower() in ("nan", "na", "n/a", "null", "none", "?"):
-                raise ChainruleError(f"{path}, line {i}, column {col!r}: missing value {c!r}; fill or drop it first")
-            if not _is_number(c):
-                raise ChainruleError(
-                    f"{path}, line {i}, column {col!r}: {c!r} is not a number (every cell must be numeric)"
-                )
-            row.append(float(c))
-        table.append(row)
-    data = np.array(table)
-    if not np.isfinite(data).all():
-        r, c = np.argwhere(~np.isfinite(data))[0]
-        raise ChainruleError(f"{path}, column {names[c]!r}: {data[r, c]} at data row {r} is not a finite number")
-    return data, header
-
-
-def read_csv(path: str | os.PathLike, target: str | int = -1) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def read_csv(path: str | os.PathLike, target: str | int | None = None) -> CsvData:
     """Inputs, target and feature names from a numeric CSV file.
 
-    ``target`` is a column name (when the file has a header row, which is detected) or an index
-    (negative counts from the end; default: the last column). Returns ``(X, y, feature_names)``.
+    The file is UTF-8 (a byte-order mark is dropped). Its first row is a header when its non-empty
+    cells are all names (not numbers); a first row of numbers is data, even with an empty cell, and
+    a first row that mixes names and numbers is data too (its names are then errors), so no row is
+    ever lost. Every other cell is a finite number; an empty cell (or ``NA``, ``nan``, ``?``, ...)
+    is a missing value, an error that names the line and the column. Blank lines are skipped.
+
+    ``target`` picks the target column:
+
+    * a column name (the file's first row is a header when its cells are names, not numbers);
+    * an index, as an int or as a string of ASCII digits (``3``, ``"-1"``; negative counts from the
+      end). Any other string (``"1.5"``, ``"²"``) is a name.
+    * ``None``: without a header row, the last column. With a header row, the last column only when
+      it holds class labels (whole numbers, at most :data:`MAX_GUESSED_CLASSES` different ones);
+      otherwise the choice would be a guess, and it is an error that asks for ``target``.
+
+    Returns a :class:`CsvData`, which unpacks as ``(X, y, feature_names)`` and says which column is
+    the target (``target_name``, ``target_index``, ``target_text``).
     """
-    path = Path(path)
-    if not path.exists():
-        raise ChainruleError(f"no data file at {path}")
+    path = as_path("path", path)
     table, header = _read_table(path)
-    names = header or [f"x{i}" for i in range(table.shape[1])]
-    if isinstance(target, str) and not target.lstrip("-").isdigit():
-        if header is None or target not in header:
-            known = ", ".join(header) if header else "none: the file has no header row"
-            raise ChainruleError(f"{path} has no column {target!r}; its columns: {known}")
-        col = header.index(target)
-    else:
-        col = int(target)
-        if not -table.shape[1] <= col < table.shape[1]:
-            raise ChainruleError(f"target column {col} is out of range: {path} has columns 0..{table.shape[1] - 1}")
-        col %= table.shape[1]
-    if table.shape[1] < 2:
+    n = table.shape[1]
+    if n < 2:
         raise ChainruleError(f"{path} has a single column: nothing is left for the inputs")
-    keep = [i for i in range(table.shape[1]) if i != col]
-    return table[:, keep], table[:, col], [names[i] for i in keep]
+    names = header or [f"x{j}" for j in range(n)]
+    if target is None:
+        col, chosen = n - 1, "last"
+        if header is not None:
+            _check_labels(path, names, table[:, col])
+    else:
+        col, chosen = _target_column(path, target, header, n)
+    keep = [j for j in range(n) if j != col]
+    return CsvData(
+        X=table[:, keep],
+        y=table[:, col],
+        feature_names=[names[j] for j in keep],
+        target_name=names[col],
+        target_index=col,
+        has_header=header is not None,
+        chosen=chosen,
+    )
+
+
+def _check_labels(path: Path, names: list[str], y: np.ndarray) -> None:
+    """Refuse to guess: a last column that is not class labels may not be the target."""
+    whole = np.round(y) == y
+    if whole.all():
+        k = np.unique(y).size
+        if k <= MAX_GUESSED_CLASSES:
+            return
+        holds = f"{k} different whole numbers, more than class labels take ({MAX_GUESSED_CLASSES} at most)"
+    else:
+        holds = f"{y[np.argmin(whole)]:g}, not a class label (a whole number)"
+    raise ChainruleError(
+        f"which column is the target? {path} has a header row, and its last column {shown(names[-1])} holds "
+        f"{holds}: give --target NAME (target=NAME in Python); columns: {_listed(names)}"
+    )
+
+
+def _target_column(path: Path, target: Any, header: list[str] | None, n: int) -> tuple[int, str]:
+    """The index (from 0) of the column ``target`` picks, and ``"name"`` or ``"index"``."""
+    if isinstance(target, str) and _INDEX.fullmatch(target):
+        index = int(target) if len(target) < 20 else n  # a huge index is out of range, not an int() error
+    elif isinstance(target, str):
+        if header is None:
+            raise ChainruleError(
+                f"{path} has no header row, so target {shown(target)} cannot name a column; "
+                f"give a column index 0..{n - 1} (-1: the last)"
+            )
+        found = [j for j, name in enumerate(header) if name == target]
+        if not found:
+            close = difflib.get_close_matches(target, header, n=1) if len(target) < 100 else []
+            hint = f" Did you mean {shown(close[0])}?" if close else ""
+            raise ChainruleError(f"{path} has no column {shown(target)}; its columns: {_listed(header)}.{hint}")
+        if len(found) > 1:
+            raise ChainruleError(
+                f"{path} has {len(found)} columns named {shown(target)} (indices {', '.join(map(str, found))}); "
+                f"give the target by index"
+            )
+        return found[0], "name"
+    elif isinstance(target, numbers.Integral) and not isinstance(target, (bool, np.bool_)):
+        index = int(target)
+    else:
+        raise ChainruleError(
+            f"target must be a column name (str) or index (int); got {shown(target)} ({type(target).__name__})"
+        )
+    if not -n <= index < n:
+        raise ChainruleError(
+            f"target column {shown(target)} is out of range: {path} has columns 0..{n - 1} (-{n}..-1 from the end)"
+        )
+    return index % n, "index"
 
 
 def one_hot(labels: np.ndarray, n_classes: int | None = None) -> np.ndarray:
@@ -179,15 +519,20 @@ def one_hot(labels: np.ndarray, n_classes: int | None = None) -> np.ndarray:
            [0., 0., 1.],
            [0., 1., 0.]])
     """
-    labels = np.asarray(labels)
-    as_int = labels.astype(np.int64)
-    if labels.ndim != 1 or not np.array_equal(as_int, labels) or (as_int < 0).any():
-        raise ChainruleError("one_hot needs a 1-D array of whole numbers >= 0")
-    k = int(as_int.max()) + 1 if n_classes is None else n_classes
-    if as_int.max() >= k:
-        raise ChainruleError(f"label {as_int.max()} is out of range for {k} classes")
+    labels = as_numeric("labels", labels, np.float64)
+    if labels.ndim != 1 or labels.size == 0 or not (np.isfinite(labels).all() and (np.round(labels) == labels).all()):
+        raise ChainruleError(
+            f"labels must be a non-empty 1-D array of whole numbers >= 0; got shape {labels.shape}"
+            + ("" if labels.ndim != 1 or labels.size == 0 else f", values such as {shown(labels[:6].tolist())}")
+        )
+    if labels.min() < 0:
+        raise ChainruleError(f"labels must be whole numbers >= 0; got {labels.min():g}")
+    top = int(labels.max())
+    k = top + 1 if n_classes is None else as_int("n_classes", n_classes, low=1)
+    if top >= k:
+        raise ChainruleError(f"label {top} is out of range for n_classes = {k} (labels 0..{k - 1})")
     out = np.zeros((labels.shape[0], k))
-    out[np.arange(labels.shape[0]), as_int] = 1
+    out[np.arange(labels.shape[0]), labels.astype(np.int64)] = 1
     return out
 
 
@@ -195,15 +540,23 @@ def train_test_split(
     X: np.ndarray, y: np.ndarray, test_fraction: float = 0.2, seed: int | np.random.Generator | None = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A seeded random split: ``X_train, X_test, y_train, y_test``."""
+    if not isinstance(test_fraction, numbers.Real) or isinstance(test_fraction, (bool, np.bool_)):
+        raise ChainruleError(
+            f"test_fraction must be between 0 and 1; got {shown(test_fraction)} ({type(test_fraction).__name__})"
+        )
     if not 0 < test_fraction < 1:
-        raise ChainruleError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+        raise ChainruleError(f"test_fraction must be between 0 and 1, got {shown(test_fraction)}")
+    rng = as_seed("seed", seed)
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0:
+        raise ChainruleError(f"X and y must be arrays of samples; got shapes {X.shape} and {y.shape}")
     n = len(X)
     if len(y) != n:
         raise ChainruleError(f"X has {n} samples (rows) but y has {len(y)}")
     n_test = int(round(n * test_fraction))
     if n_test < 1 or n_test >= n:
         raise ChainruleError(f"a test fraction of {test_fraction} of {n} samples leaves an empty part")
-    order = np.random.default_rng(seed).permutation(n)
+    order = rng.permutation(n)
     test, train = order[:n_test], order[n_test:]
     return X[train], X[test], y[train], y[test]
 
@@ -211,25 +564,46 @@ def train_test_split(
 class Standardizer:
     """Scale each feature to mean 0 and standard deviation 1, with statistics from the training part.
 
-    Constant features keep a scale of 1 (they become 0), so nothing divides by zero.
+    Constant features keep a scale of 1 (they become 0), so nothing divides by zero. ``mean`` and
+    ``scale`` (when given) are checked: 1-D, finite, the same length, every scale > 0.
     """
 
-    def __init__(self, mean: np.ndarray | None = None, scale: np.ndarray | None = None) -> None:
-        self.mean_ = None if mean is None else np.asarray(mean, dtype=np.float64)
-        self.scale_ = None if scale is None else np.asarray(scale, dtype=np.float64)
+    def __init__(self, mean: Any = None, scale: Any = None) -> None:
+        self.mean_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+        if mean is None and scale is None:
+            return
+        if mean is None or scale is None:
+            raise ChainruleError("a Standardizer needs both mean and scale (or neither, then fit(X_train))")
+        self.mean_ = _statistic("mean", mean)
+        self.scale_ = _statistic("scale", scale)
+        if self.mean_.shape != self.scale_.shape:
+            raise ChainruleError(
+                f"the Standardizer's mean has {self.mean_.size} values but its scale {self.scale_.size}; "
+                f"both hold one value per feature"
+            )
+        if (self.scale_ <= 0).any():
+            j = int(np.argmax(self.scale_ <= 0))
+            raise ChainruleError(
+                f"the Standardizer's scale must be > 0 for every feature; got {self.scale_[j]:g} for feature {j}"
+            )
 
     def fit(self, X: np.ndarray) -> Standardizer:
-        X = np.asarray(X, dtype=np.float64)
+        """Learn each feature's mean and standard deviation from ``X`` ``(n_samples, n_features)``."""
+        X = _features("X", X)
         self.mean_ = X.mean(axis=0)
         std = X.std(axis=0)
         self.scale_ = np.where(std > 0, std, 1.0)
+        if not (np.isfinite(self.mean_).all() and np.isfinite(self.scale_).all()):
+            raise ChainruleError("X is too large to standardise: its mean or standard deviation overflows")
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
+        """``(X - mean) / scale``, feature by feature."""
         if self.mean_ is None or self.scale_ is None:
             raise ChainruleError("the Standardizer is not fitted: call fit(X_train) first")
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.mean_.shape[0]:
+        X = _features("X", X)
+        if X.shape[1] != self.mean_.shape[0]:
             raise ChainruleError(
                 f"X has shape {X.shape}; the Standardizer was fitted on {self.mean_.shape[0]} features"
             )
@@ -240,11 +614,43 @@ class Standardizer:
 
     def to_dict(self) -> dict[str, list[float]]:
         """JSON-ready statistics (kept in a model file's metadata)."""
-        return {"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}  # type: ignore[union-attr]
+        if self.mean_ is None or self.scale_ is None:
+            raise ChainruleError("the Standardizer is not fitted: call fit(X_train) first")
+        return {"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict[str, list[float]]) -> Standardizer:
+    def from_dict(cls, d: Any) -> Standardizer:
+        """The Standardizer :meth:`to_dict` described (for example from a model file's metadata)."""
+        if not isinstance(d, dict) or not {"mean", "scale"} <= d.keys():
+            keys = f"keys {shown(sorted(map(str, d)))}" if isinstance(d, dict) else type(d).__name__
+            raise ChainruleError(
+                f"input scaling must be a dict with lists 'mean' and 'scale' (one number per feature); got {keys}"
+            )
         return cls(d["mean"], d["scale"])
+
+
+def _statistic(name: str, values: Any) -> np.ndarray:
+    """A Standardizer statistic: a non-empty 1-D list of finite numbers."""
+    if isinstance(values, (str, bytes, dict)):
+        raise ChainruleError(f"the Standardizer's {name} must be a list of numbers; got {shown(values)}")
+    arr = as_numeric(f"the Standardizer's {name}", values, np.float64)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ChainruleError(
+            f"the Standardizer's {name} must be a non-empty list of numbers (one per feature); got shape {arr.shape}"
+        )
+    check_finite(f"the Standardizer's {name}", arr, ("feature",))
+    return arr
+
+
+def _features(name: str, X: Any) -> np.ndarray:
+    """``X`` as a checked float64 ``(n_samples, n_features)`` array with at least one sample."""
+    X = as_numeric(name, X, np.float64)
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ChainruleError(
+            f"{name} must be 2-D, (n_samples, n_features), with at least one of each; got shape {X.shape}"
+        )
+    check_finite(name, X)
+    return X
 
 
 def _xor() -> tuple[np.ndarray, np.ndarray]:
