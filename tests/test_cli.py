@@ -367,3 +367,30 @@ def test_plot_to_an_unknown_suffix_is_refused_before_any_work(tmp_path):
     out = run("explain", "--plot", "x.txt", cwd=tmp_path)
     assert out.returncode == 2 and out.stdout == ""
     assert "--plot: path 'x.txt' has the suffix '.txt'; a picture is saved as .png, .svg, .pdf" in out.stderr
+
+
+def test_train_says_which_column_is_the_target_and_refuses_a_guess(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    label = (X[:, 0] > 0).astype(int)
+    rows = [",".join(map(str, [lab, *x])) for lab, x in zip(label, X)]
+    (tmp_path / "first.csv").write_text("label,a,b,c\n" + "\n".join(rows) + "\n")
+    refused = run("train", "--data", "first.csv", "--epochs", "1", "--quiet", cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert "which column is the target?" in refused.stderr and "give --target NAME" in refused.stderr
+    assert "columns: label, a, b, c" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    chosen = run("train", "--data", "first.csv", "--target", "label", "--epochs", "1", "--quiet", cwd=tmp_path)
+    assert chosen.returncode == 0 and "(target: column 'label')" in chosen.stdout
+    rows = [",".join(map(str, [*x, lab])) for lab, x in zip(label, X)]
+    (tmp_path / "last.csv").write_text("a,b,c,label\n" + "\n".join(rows) + "\n")
+    guessed = run("train", "--data", "last.csv", "--epochs", "1", "--quiet", cwd=tmp_path)
+    assert guessed.returncode == 0 and "(target: column 'label' (the last))" in guessed.stdout
+
+
+def test_a_closed_pipe_ends_predict_quietly(model_and_data):
+    _, _, _, tmp = model_and_data
+    big = np.random.default_rng(1).normal(size=(20000, 4))
+    np.savez(tmp / "big.npz", X=big, Y=np.zeros(20000, dtype=int))
+    cmd = f"{sys.executable} -m chainrule predict --model model.npz --data big.npz | head -1"
+    out = subprocess.run(["bash", "-c", cmd], cwd=tmp, capture_output=True, text=True)
+    assert out.stdout.startswith("prediction,") and out.stderr == ""

@@ -233,8 +233,8 @@ def test_a_fifo_without_a_writer_is_refused_not_waited_on(tmp_path, suffix):
         (np.zeros((3, 2), dtype="timedelta64[s]"), r"dtype timedelta64\[s\] \(time deltas\)"),
         (np.array([["a", "b"]] * 3), r"dtype <U1 \(strings\)"),
         (np.array([[b"a", b"b"]] * 3), r"dtype \|S1 \(bytes\)"),
-        (np.zeros((3, 2), dtype=[("a", "f8")]), r"\(structured records\)"),
-        (np.array([{"a": 1}] * 3, dtype=object), r"holds pickled Python objects; chainrule never unpickles"),
+        (np.zeros((3, 2), dtype=[("a", "f8")]), r"has a structured dtype .*; chainrule reads plain arrays"),
+        (np.array([{"a": 1}] * 3, dtype=object), r"holds pickled Python objects in .X.; chainrule never unpickles"),
         (
             np.ones(3),
             r"X in .* is 1-D, shape \(3,\); X must be 2-D, \(n_samples, n_features\): save X\.reshape\(-1, 1\)",
@@ -289,12 +289,12 @@ def test_npz_inputs_alone_and_damaged_archives(tmp_path):
     with pytest.raises(cr.ChainruleError, match=r"needs an array named X; it has inputs$"):
         load_inputs(tmp_path / "w.npz", 2)
     _write(tmp_path / "t.npz", (tmp_path / "x.npz").read_bytes()[:-30])
-    with pytest.raises(cr.ChainruleError, match=r"not an \.npz archive \(or it is truncated\)"):
+    with pytest.raises(cr.ChainruleError, match=r"not an \.npz archive \(or truncated\)"):
         load_xy(tmp_path / "t.npz", 2)
     good = bytearray((tmp_path / "x.npz").read_bytes())
     good[good.index(b"\x93NUMPY") + 60] ^= 0xFF  # one byte of the array data: the CRC no longer matches
     _write(tmp_path / "c.npz", bytes(good))
-    with pytest.raises(cr.ChainruleError, match=r"c\.npz cannot be read as an \.npz data file"):
+    with pytest.raises(cr.ChainruleError, match=r"c\.npz is corrupt or truncated"):
         load_inputs(tmp_path / "c.npz", 2)
 
 

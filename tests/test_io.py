@@ -682,7 +682,7 @@ def test_read_data_arrays(tmp_path):
     np.testing.assert_array_equal(got["X"], X)
     np.testing.assert_array_equal(got["Y"], np.arange(3))
     np.savez(tmp_path / "only.npz", X=X)
-    with pytest.raises(cr.ChainruleError, match=r"needs arrays named X, Y; it has X"):
+    with pytest.raises(cr.ChainruleError, match=r"needs arrays named X and Y; it has X"):
         read_data_arrays(tmp_path / "only.npz")
     with pytest.raises(FileNotFoundError, match="no data file at this path"):
         read_data_arrays(tmp_path / "missing.npz")

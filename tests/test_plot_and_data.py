@@ -80,7 +80,7 @@ def test_npz_errors(tmp_path):
     with pytest.raises(cr.ChainruleError, match=r"needs arrays named X and Y; it has inputs"):
         load_xy(tmp_path / "a.npz", 2)
     np.savez(tmp_path / "p.npz", X=np.array([{"a": 1}], dtype=object), Y=np.ones(1))
-    with pytest.raises(cr.ChainruleError, match=r"holds pickled Python objects; chainrule never unpickles"):
+    with pytest.raises(cr.ChainruleError, match=r"holds pickled Python objects in .X.; chainrule never unpickles"):
         load_xy(tmp_path / "p.npz", 2)
     (tmp_path / "d.txt").write_text("1,2")
     with pytest.raises(cr.ChainruleError, match=r"data files are \.npz \(arrays X and Y\) or \.csv; got '\.txt'"):

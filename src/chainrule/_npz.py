@@ -355,7 +355,8 @@ def read_npz(
         missing = [n for n in wanted if n not in z.names]
         if missing:
             raise ChainruleError(
-                f"{z.path} needs arrays named {', '.join(wanted)}; it has {', '.join(z.names) or 'none'}"
+                f"{z.path} needs {'an array' if len(wanted) == 1 else 'arrays'} named {' and '.join(wanted)}; "
+                f"it has {', '.join(z.names) or 'none'}"
             )
         headers = [z.header(n) for n in wanted]
         for h in headers:

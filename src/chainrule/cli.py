@@ -18,7 +18,9 @@ one line, with whatever was finished kept.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -33,6 +35,7 @@ from .activations import ACTIVATIONS
 from .backprop import gradients
 from .data import (
     DATASETS,
+    MAX_GUESSED_CLASSES,
     Standardizer,
     article_example,
     load_dataset,
@@ -231,8 +234,8 @@ def _training_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, st
         X, y = load_dataset(args.dataset)
         return X, y, f"the built-in {args.dataset} data"
     if args.data.lower().endswith(".csv"):
-        X, y, _ = read_csv(args.data, args.target if args.target is not None else -1)
-        return X, y, args.data
+        data = read_csv(args.data, args.target)  # refuses to guess a target that may be wrong
+        return data.X, data.y, f"{args.data} (target: {data.target_text})"
     X, y = load_xy(args.data, 0, args.target)
     return X, y, args.data
 
@@ -244,7 +247,10 @@ def _train(args: argparse.Namespace) -> int:
     y = np.asarray(y, dtype=np.float64)
     classes = None
     if args.task == "classification" or (
-        args.task == "auto" and y.ndim == 1 and np.array_equal(y, np.round(y)) and np.unique(y).size <= 50
+        args.task == "auto"
+        and y.ndim == 1
+        and np.array_equal(y, np.round(y))
+        and np.unique(y).size <= MAX_GUESSED_CLASSES
     ):
         if y.ndim != 1:
             raise ChainruleError("classification needs one target column of class labels")
@@ -541,6 +547,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = f"chainrule {args.command}" if "args" in locals() else "chainrule"
         print(f"{command}: interrupted (Ctrl-C)", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`chainrule predict ... | head`): stop quietly
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename else ""
         print(f"chainrule {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)

@@ -23,7 +23,6 @@ import math
 import numbers
 import os
 import re
-import zipfile
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import IO, Any
 import numpy as np
 
 from ._files import as_path, open_regular
+from ._npz import read_npz
 from ._validation import as_int, as_numeric, as_seed, check_finite
 from .errors import ChainruleError, shown
 from .network import Network
@@ -125,34 +125,14 @@ def _suffix(path: Path) -> str:
 
 
 def _read_npz(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The arrays ``names`` of the ``.npz`` data file ``path``, unchecked.
+    """The arrays ``names`` of the ``.npz`` data file ``path``, their dtype checked, shape not yet.
 
-    Opened through :func:`~chainrule._files.open_regular` (no device or FIFO is ever read) and
-    read with ``allow_pickle=False``. Every failure is a ChainruleError or an OSError naming ``path``.
+    Read by :func:`chainrule._npz.read_data_arrays`, the reader model files use too: a regular file
+    only, each member's header checked before its data is read (no zip bomb, no huge declared
+    shape, no pickle, no encrypted member), the CRC checked. Every failure is a ChainruleError or an
+    OSError naming ``path``.
     """
-    with open_regular(path, "data file") as fh:
-        if not zipfile.is_zipfile(fh):
-            raise ChainruleError(f"{path} is not an .npz archive (or it is truncated)")
-        fh.seek(0)
-        try:
-            with np.load(fh, allow_pickle=False) as data:
-                missing = [n for n in names if n not in data.files]
-                if missing:
-                    wanted = f"arrays named {' and '.join(names)}" if len(names) > 1 else f"an array named {names[0]}"
-                    raise ChainruleError(f"{path} needs {wanted}; it has {_listed(data.files) or 'none'}")
-                return {n: data[n] for n in names}
-        except ChainruleError:
-            raise
-        except ValueError as exc:
-            if "pickle" in str(exc):
-                raise ChainruleError(f"{path} holds pickled Python objects; chainrule never unpickles") from None
-            raise ChainruleError(f"{path} cannot be read as an .npz data file: {_short(exc)}") from None
-        except MemoryError:
-            raise ChainruleError(f"{path} declares an array too large to fit in memory") from None
-        except Exception as exc:  # a damaged archive: BadZipFile, zlib.error, EOFError, KeyError, ...
-            raise ChainruleError(
-                f"{path} cannot be read as an .npz data file ({type(exc).__name__}: {_short(exc)})"
-            ) from None
+    return read_npz(path, what="data file", names=names, allow_extra=True)  # dtypes: _check_xy says more
 
 
 _KINDS = {
