@@ -280,15 +280,26 @@ class NpzArchive:
         nbytes = math.prod(shape) * dtype.itemsize
         return Header(name, dtype, tuple(shape), bool(fortran_order), nbytes, 8 + len(size_bytes) + length, self.path)
 
-    def read(self, name: str, *, max_bytes: int | None = None) -> np.ndarray:
-        """The array ``name``: header checked, size bounded, data read in chunks, CRC checked."""
+    def read(self, name: str, *, max_bytes: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        """The array ``name``: header checked, size bounded, data read in chunks, CRC checked.
+
+        ``out``, a C-contiguous array of the header's shape and dtype, receives the data in place
+        (no second copy); it is returned.
+        """
         h = self.header(name)
         info = self._members[name]
         self._check_size(h, info, max_bytes)
         count = math.prod(h.shape)
+        direct = (
+            out is not None
+            and not (h.fortran_order and len(h.shape) > 1)
+            and out.dtype == h.dtype
+            and out.shape == h.shape
+            and out.flags.c_contiguous
+        )
         with self._errors(f"reading the array {name!r}"), self._zip.open(info) as fp:
             _read_exactly(fp, h.offset)
-            flat = np.empty(count, dtype=h.dtype)
+            flat = out.reshape(-1) if direct else np.empty(count, dtype=h.dtype)
             view = memoryview(flat.view(np.uint8)) if h.nbytes else memoryview(b"")
             at = 0
             while at < h.nbytes:
@@ -300,8 +311,14 @@ class NpzArchive:
                 at += got
             if fp.read(1):  # also reaches the end of the member, where zipfile checks its CRC-32
                 raise ChainruleError(f"{self.path} is corrupt: the array {name!r} is longer than its header says")
+        if direct:
+            return out
         shape = h.shape
-        return flat.reshape(shape[::-1]).T if h.fortran_order and len(shape) > 1 else flat.reshape(shape)
+        array = flat.reshape(shape[::-1]).T if h.fortran_order and len(shape) > 1 else flat.reshape(shape)
+        if out is not None:
+            np.copyto(out, array)
+            return out
+        return array
 
     def _check_size(self, h: Header, info: zipfile.ZipInfo, max_bytes: int | None) -> None:
         limits = []

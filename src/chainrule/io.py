@@ -358,19 +358,21 @@ def load_network_and_metadata(path: str | os.PathLike) -> tuple[Network, dict[st
                     f"{path} does not match its metadata: {name} is {shown(h.shape)} of {h.dtype}, "
                     f"the metadata says {shape} of {dtype}"
                 )
-        arrays = {name: z.read(name) for name in shapes}
+        L = len(meta["sizes"]) - 1
+        try:  # the network's own parameter memory receives the arrays: a model takes its size once
+            net = Network._unfilled(meta["sizes"], [dict(a) for a in meta["activations"]], meta["bias"], dtype)
+        except ChainruleError as exc:
+            raise ChainruleError(f"{path} holds an unusable model: {exc}") from None
+        places = {f"W{l}": net.W[l] for l in range(1, L + 1)}
+        if net.b is not None:
+            places.update({f"b{l}": net.b[l] for l in range(1, L + 1)})
+        arrays = {name: z.read(name, out=places[name]) for name in shapes}
     if _checksum(meta, arrays) != meta["sha256"]:
         raise ChainruleError(
             f"{path} was modified after it was saved: its metadata and arrays do not match the checksum it holds"
         )
-    L = len(meta["sizes"]) - 1
     try:
-        net = Network.from_weights(
-            [arrays[f"W{l}"] for l in range(1, L + 1)],
-            [arrays[f"b{l}"] for l in range(1, L + 1)] if meta["bias"] else None,
-            activation=[dict(a) for a in meta["activations"]],
-            dtype=meta["dtype"],
-        )
+        net.check()
     except ChainruleError as exc:
         raise ChainruleError(f"{path} holds an unusable model: {exc}") from None
     return net, meta

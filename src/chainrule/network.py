@@ -376,6 +376,20 @@ class Network:
         net.check()
         return net
 
+    @classmethod
+    def _unfilled(cls, sizes: Sequence[int], activation: Sequence[ActivationSpec], bias: bool, dtype: Any) -> Network:
+        """A network whose weights are allocated but not yet written (biases are 0): for a reader
+        that fills ``net.W[l]`` and ``net.b[l]`` in place, so that loading a model file takes the
+        memory of its parameters once. The reader must fill every weight, then call :meth:`check`."""
+        net = cls.__new__(cls)
+        net.sizes = _as_sizes(sizes)
+        net.dtype = _as_dtype(dtype)
+        net.g = LayerList(_activations(activation, None, len(net.sizes) - 1), first=1, name="g")
+        net._check_activations()
+        require_parameter_memory(net.sizes, bias, net.dtype)
+        net._set_parameters(None, bias)
+        return net
+
     def _check_activations(self) -> None:
         for l, g in self.g.items():
             cls = type(g)
