@@ -97,3 +97,26 @@ def test_shown_keeps_messages_short():
     assert len(shown("x" * 2_000_000)) < 130
     assert len(shown(10**5000)) < 130
     assert len(shown([[list(range(10_000))] * 100] * 100)) < 130
+
+
+def test_never_writes_over_a_device_or_fifo(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ChainruleError, match="FIFO"):
+        atomic_write(fifo, lambda fh: fh.write(b"x"))
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still the FIFO
+    link = tmp_path / "null-link"
+    link.symlink_to("/dev/null")
+    with pytest.raises(ChainruleError, match="character device"):
+        atomic_write(link, lambda fh: fh.write(b"x"))
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_a_symlink_keeps_pointing_at_the_new_file(tmp_path):
+    real = tmp_path / "models" / "m.bin"
+    real.parent.mkdir()
+    real.write_bytes(b"old")
+    link = tmp_path / "current.bin"
+    link.symlink_to(real)
+    atomic_write(link, lambda fh: fh.write(b"new"))
+    assert link.is_symlink() and real.read_bytes() == b"new"

@@ -157,12 +157,21 @@ def atomic_write(path: Any, write: Callable[[IO[bytes]], None], *, name: str = "
     ``name`` is the parameter named when ``path`` itself is bad.
     """
     path = as_path(name, path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise IsADirectoryError(21, "is a folder; give a file name to write", str(path))
-    _remove_stale(folder, path.name)
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path  # a link keeps pointing at the new file
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=_TMP_SUFFIX, dir=folder)
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise IsADirectoryError(21, "is a folder; give a file name to write", str(path))
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ChainruleError(f"{path} is {_kind(mode)}; chainrule writes only regular files, never over a device")
+    folder = target.parent if str(target.parent) else Path(".")
+    _remove_stale(folder, target.name)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=_TMP_SUFFIX, dir=folder)
     except OSError as exc:
         raise type(exc)(exc.errno, f"cannot write here: {exc.strerror}", str(path)) from None
     try:
@@ -171,7 +180,7 @@ def atomic_write(path: Any, write: Callable[[IO[bytes]], None], *, name: str = "
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from None
