@@ -385,12 +385,6 @@ def _parser() -> _Parser:
     parser = _Parser(prog="chainrule", description="Backpropagation done right: compute, explain and check gradients.")
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
-    _sub_add = sub.add_parser
-
-    def add_parser(name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        return _sub_add(name, formatter_class=_Help, **kwargs)
-
-    sub.add_parser = add_parser  # type: ignore[method-assign]
 
     def common(p: argparse.ArgumentParser, required: bool = False, loss: bool = True) -> None:
         default = "" if required else " (default: the article's example)"
@@ -411,6 +405,7 @@ def _parser() -> _Parser:
 
     tr = sub.add_parser(
         "train",
+        formatter_class=_Help,
         help="train a network and save it (default: the built-in digits)",
         description="Train by minibatch gradient descent with the article's averaged gradient; print the test "
         "accuracy; save the model, the test samples and a loss curve; print the command to explain a weight.",
@@ -478,6 +473,7 @@ def _parser() -> _Parser:
 
     pr = sub.add_parser(
         "predict",
+        formatter_class=_Help,
         help="a saved model's predictions, as CSV on standard output",
         description="Predict every row of a data file (a CSV of inputs alone works too).",
     )
@@ -486,6 +482,7 @@ def _parser() -> _Parser:
 
     ev = sub.add_parser(
         "evaluate",
+        formatter_class=_Help,
         help="a saved model's loss, accuracy and confusion matrix",
         description="Evaluate a saved model on a data file with targets.",
     )
@@ -494,6 +491,7 @@ def _parser() -> _Parser:
 
     ex = sub.add_parser(
         "explain",
+        formatter_class=_Help,
         help="one weight's gradient as the article's three chain-rule terms",
         description="Show dC/dw_jk^(l) = dC0/da_j^(l) * g'^(l)(z_j^(l)) * a_k^(l-1) with real numbers, "
         "the mean over the samples, and the checks against backprop and finite differences.",
@@ -520,6 +518,7 @@ def _parser() -> _Parser:
 
     gc = sub.add_parser(
         "gradcheck",
+        formatter_class=_Help,
         help="backprop against central finite differences",
         description="Compare every gradient with central finite differences; exit 1 above the tolerance.",
     )
