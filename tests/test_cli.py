@@ -394,3 +394,42 @@ def test_a_closed_pipe_ends_predict_quietly(model_and_data):
     cmd = f"{sys.executable} -m chainrule predict --model model.npz --data big.npz | head -1"
     out = subprocess.run(["bash", "-c", cmd], cwd=tmp, capture_output=True, text=True)
     assert out.stdout.startswith("prediction,") and out.stderr == ""
+
+
+def test_a_huge_argument_gives_a_short_message(tmp_path):
+    out = run("train", "--task", "1" * 5000, cwd=tmp_path)
+    assert out.returncode == 2 and len(out.stderr) < 400 and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_run_exits_with_the_status_and_ignores_a_late_ctrl_c(monkeypatch):
+    import signal
+
+    from chainrule import cli
+
+    monkeypatch.setattr(cli, "main", lambda argv=None: 0)
+    old = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as info:
+            cli.run([])
+        assert info.value.code == 0
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # finished: a late Ctrl-C changes nothing
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def test_a_second_ctrl_c_while_the_first_is_reported_still_exits_130(monkeypatch):
+    import signal
+
+    from chainrule import cli
+
+    def interrupted(argv=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "main", interrupted)
+    old = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as info:
+            cli.run([])
+        assert info.value.code == 130
+    finally:
+        signal.signal(signal.SIGINT, old)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -421,7 +422,11 @@ def test_long_column_lists_are_cut(tmp_path):
         ({"mean": ["a"], "scale": [1.0]}, r"the Standardizer's mean must be numeric"),
         ({"mean": [0.0], "scale": [float("nan")]}, r"the Standardizer's scale contains nan .* at feature 0"),
         ({"mean": [0.0, 1.0], "scale": [1.0]}, r"mean has 2 values but its scale 1"),
-        ({"mean": [0.0, 1.0], "scale": [1.0, 0.0]}, r"scale must be > 0 for every feature; got 0 for feature 1"),
+        (
+            {"mean": [0.0, 1.0], "scale": [1.0, 0.0]},
+            r"scale must be > 0 \(at least 2.23e-308\) for every feature; got 0 for",
+        ),
+        ({"mean": [0.0, 1.0], "scale": [1.0, 1e-320]}, r"at least 2.23e-308\) for every feature; got 9.99989e-321 for"),
         ({"mean": [0.0], "scale": [-2.0]}, r"got -2 for feature 0"),
         ({"mean": [], "scale": []}, r"mean must be a non-empty list"),
         ({"mean": [[0.0]], "scale": [[1.0]]}, r"got shape \(1, 1\)"),
@@ -502,3 +507,13 @@ def test_train_test_split_arguments(kw, match):
         train_test_split(np.ones((10, 2)), np.zeros(10), **kw)
     with pytest.raises(cr.ChainruleError, match=r"X and y must be arrays of samples"):
         train_test_split(np.float64(1.0), np.zeros(10))
+
+
+def test_scaling_that_overflows_is_an_error_not_a_warning():
+    from chainrule.data import Standardizer
+
+    s = Standardizer([0.0], [1e-300])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(cr.ChainruleError, match=r"scaled by the input scaling is not finite at row 0, column 0"):
+            s.transform([[1e10]])

@@ -611,3 +611,45 @@ def test_plots_refuse_an_unknown_suffix_before_drawing_and_write_atomically(tmp_
         plot.plot_history(history, tmp_path / "h.jpg")
     plot.plot_history(history, tmp_path / "h.svg")
     assert (tmp_path / "h.svg").read_text().lstrip().startswith("<?xml")
+
+
+# ---------------------------------------------------------------- found by the independent fuzz run
+def test_a_schedule_that_overflows_diverges_cleanly():
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(20, 3)), rng.uniform(size=(20, 2))
+    for schedule in (cr.ExponentialLR(1e308), cr.StepLR(1, 1e308)):
+        net = cr.Network([3, 4, 2], seed=0)
+        h = cr.fit(net, X, Y, epochs=3, optimizer=cr.SGD(1e-300, schedule=schedule), verbose=0)
+        assert h.status == "diverged" and np.isfinite(net._flat).all()
+    assert cr.ExponentialLR(1e308).factor(5) == float("inf")
+    with pytest.raises(cr.ChainruleError, match="epoch must be a whole number >= 0"):
+        cr.StepLR(2).factor(None)
+
+
+def test_a_schedule_returning_junk_is_named():
+    class Broken(cr.optim.Schedule):
+        def factor(self, epoch):
+            return "fast"
+
+    with pytest.raises(cr.ChainruleError, match=r"Broken.factor\(0\) must return a number >= 0; got 'fast'"):
+        _ = cr.SGD(0.1, schedule=Broken()).current_lr
+
+
+def test_python_ints_beyond_float_range_are_named():
+    net = cr.Network([3, 4, 2], seed=0)
+    with pytest.raises(cr.ChainruleError, match=r"X holds 1000.* at \[0, 0\], too large for a floating-point number"):
+        net.predict([[10**400, 1, 2]])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_assigned_weights_must_be_finite(dtype):
+    net = cr.Network([2, 3], seed=0, dtype=dtype)
+    before = net.W[1].copy()
+    with pytest.raises(cr.ChainruleError, match=r"W\[1\] contains nan .* at node j 0, node k 0"):
+        net.W[1] = np.full((3, 2), np.nan)
+    with pytest.raises(cr.ChainruleError, match=r"b\[1\] contains inf"):
+        net.b[1] = [0.0, np.inf, 0.0]
+    if dtype == "float32":
+        with pytest.raises(cr.ChainruleError, match=r"W\[1\] contains inf"):  # beyond float32's range
+            net.W[1] = np.full((3, 2), 1e300)
+    np.testing.assert_array_equal(net.W[1], before)  # nothing half-written

@@ -506,6 +506,7 @@ def test_every_metadata_field_is_validated(tmp_path, edit, message):
     [
         ({"input_scaling": {"mean": [0, 0, 0], "scale": [1, 0, 1]}}, r"input_scaling.scale must be > 0"),
         ({"input_scaling": {"mean": [0, 0, 0], "scale": [1, -2, 1]}}, r"input_scaling.scale must be > 0"),
+        ({"input_scaling": {"mean": [0, 0, 0], "scale": [1, 1e-320, 1]}}, r"scale must be > 0 \(at least 2.23e-308\)"),
         ({"input_scaling": {"mean": [0, 0], "scale": [1, 1]}}, r"input_scaling.mean must be 3 finite numbers"),
         ({"input_scaling": {"mean": [0, "a", 0], "scale": [1, 1, 1]}}, r"input_scaling.mean must be 3 finite"),
         ({"input_scaling": {"mean": [0, float("nan"), 0], "scale": [1, 1, 1]}}, r"mean must be 3 finite numbers"),

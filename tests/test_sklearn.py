@@ -186,3 +186,41 @@ def test_torch_round_trip_on_random_architectures(sizes, acts, bias, seed):
         np.testing.assert_allclose(lin.weight.grad.numpy(), g.dW[l], rtol=1e-10, atol=1e-13)
     back = from_torch(module)
     np.testing.assert_array_equal(back.predict(X), net.predict(X))
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"hidden_layer_sizes": "adam"}, "hidden_layer_sizes must be a whole number or a sequence"),
+        ({"hidden_layer_sizes": (4, 0)}, "hidden_layer_sizes[i] must be a whole number >= 1"),
+        ({"hidden_layer_sizes": object()}, "hidden_layer_sizes must be a whole number or a sequence"),
+        ({"activation": {"a": 1}}, "unknown activation"),
+        ({"solver": 1}, "unknown solver 1"),
+        ({"solver": "lbfgz"}, "unknown solver 'lbfgz'"),
+        ({"loss": "hinge"}, "unknown loss 'hinge'"),
+        ({"learning_rate_init": 0}, "learning_rate_init must be a finite number > 0"),
+        ({"momentum": 1.5}, "momentum must be a finite number >= 0 and < 1"),
+        ({"beta_2": "x"}, "beta_2 must be a finite number"),
+        ({"batch_size": "big"}, "batch_size ('auto' or a whole number) must be a whole number"),
+        ({"batch_size": set()}, "batch_size ('auto' or a whole number) must be a whole number"),
+        ({"max_iter": 0}, "max_iter must be a whole number >= 1"),
+        ({"early_stopping": np.array([1, 2])}, "early_stopping must be True or False"),
+        ({"validation_fraction": 1.0}, "validation_fraction must be a finite number > 0 and < 1"),
+        ({"n_iter_no_change": [3]}, "n_iter_no_change must be a whole number >= 1"),
+        ({"tol": float("nan")}, "tol must be a finite number >= 0"),
+        ({"random_state": "abc"}, "random_state must be None, a whole number >= 0"),
+    ],
+)
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_bad_hyper_parameters_are_named_before_any_work(Estimator, params, message):
+    X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
+    with pytest.raises(cr.ChainruleError) as info:
+        Estimator(**params).fit(X, y)
+    assert message in str(info.value) and len(str(info.value)) < 400
+
+
+def test_a_random_state_instance_seeds_reproducibly():
+    X, y = np.random.default_rng(0).normal(size=(30, 3)), np.arange(30) % 2
+    a = MLPClassifier((4,), max_iter=3, random_state=np.random.RandomState(7)).fit(X, y)
+    b = MLPClassifier((4,), max_iter=3, random_state=np.random.RandomState(7)).fit(X, y)
+    np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])

@@ -2,6 +2,10 @@
 
 import sys
 
-from .cli import main
+try:
+    from .cli import run
+except KeyboardInterrupt:  # Ctrl-C while the command is still loading: nothing has been done yet
+    print("chainrule: interrupted (Ctrl-C)", file=sys.stderr)
+    sys.exit(130)
 
-sys.exit(main())
+run()

@@ -131,14 +131,24 @@ def as_numeric(name: str, values: Any, dtype: np.dtype) -> np.ndarray:
                 raise ChainruleError(
                     f"{name} must be numeric; it holds {shown(v)} ({type(v).__name__}) at [{where}], not a number"
                 )
-        arr = arr.astype(np.float64)
+        try:
+            arr = arr.astype(np.float64)
+        except OverflowError:  # a Python int beyond float's range
+            i = next(i for i, v in zip(np.ndindex(arr.shape), arr.flat) if abs(v) > 1.7976931348623157e308)
+            where = ", ".join(map(str, i))
+            raise ChainruleError(
+                f"{name} holds {shown(arr[i])} at [{where}], too large for a floating-point number"
+            ) from None
     if arr.dtype.kind not in "biuf":
         what = {"U": "strings", "S": "bytes", "c": "complex numbers", "M": "dates", "m": "time deltas"}
         raise ChainruleError(
             f"{name} must be numeric (bool, int or float); got dtype {arr.dtype} "
             f"({what.get(arr.dtype.kind, 'not numbers')})"
         )
-    return arr.astype(dtype, copy=False)
+    if arr.dtype == dtype:
+        return arr
+    with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf: the finiteness checks name it
+        return arr.astype(dtype)
 
 
 def _all_finite(arr: np.ndarray) -> bool:

@@ -21,7 +21,9 @@ import argparse
 import contextlib
 import math
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -60,6 +62,8 @@ class _Parser(argparse.ArgumentParser):
     """Usage errors as one line on stderr, exit status 2."""
 
     def error(self, message: str) -> NoReturn:
+        if len(message) > 300:  # argparse repeats the value it refused, however long
+            message = message[:200] + " ... " + message[-60:]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -562,9 +566,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _entry() -> Any:  # pragma: no cover - the console script
-    sys.exit(main())
+def run(argv: Sequence[str] | None = None) -> NoReturn:
+    """Run the command and exit with its status: the console script and ``python -m chainrule``.
+
+    Once the command has finished, a late Ctrl-C changes nothing: it is ignored, so the exit status
+    is the command's (Python would otherwise end the process by the signal while it shuts down).
+    """
+    try:
+        status = main(argv)
+    except KeyboardInterrupt:  # a second Ctrl-C while the first was being reported
+        status = 130
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(status)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+_entry = run  # the console script's name for it (pyproject.toml)

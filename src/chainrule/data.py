@@ -541,6 +541,9 @@ def train_test_split(
     return X[train], X[test], y[train], y[test]
 
 
+_TINY = float(np.finfo(np.float64).tiny)  # the smallest normal float64: a scale below it overflows a division
+
+
 class Standardizer:
     """Scale each feature to mean 0 and standard deviation 1, with statistics from the training part.
 
@@ -562,10 +565,11 @@ class Standardizer:
                 f"the Standardizer's mean has {self.mean_.size} values but its scale {self.scale_.size}; "
                 f"both hold one value per feature"
             )
-        if (self.scale_ <= 0).any():
-            j = int(np.argmax(self.scale_ <= 0))
+        if (self.scale_ < _TINY).any():  # 0, negative, or so small (subnormal) that dividing by it overflows
+            j = int(np.argmax(self.scale_ < _TINY))
             raise ChainruleError(
-                f"the Standardizer's scale must be > 0 for every feature; got {self.scale_[j]:g} for feature {j}"
+                f"the Standardizer's scale must be > 0 (at least {_TINY:.3g}) for every feature; "
+                f"got {self.scale_[j]:g} for feature {j}"
             )
 
     def fit(self, X: np.ndarray) -> Standardizer:
@@ -573,7 +577,7 @@ class Standardizer:
         X = _features("X", X)
         self.mean_ = X.mean(axis=0)
         std = X.std(axis=0)
-        self.scale_ = np.where(std > 0, std, 1.0)
+        self.scale_ = np.where(std >= _TINY, std, 1.0)
         if not (np.isfinite(self.mean_).all() and np.isfinite(self.scale_).all()):
             raise ChainruleError("X is too large to standardise: its mean or standard deviation overflows")
         return self
@@ -587,7 +591,15 @@ class Standardizer:
             raise ChainruleError(
                 f"X has shape {X.shape}; the Standardizer was fitted on {self.mean_.shape[0]} features"
             )
-        return (X - self.mean_) / self.scale_
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = (X - self.mean_) / self.scale_
+        if not np.isfinite(out).all():
+            r, c = np.argwhere(~np.isfinite(out))[0]
+            raise ChainruleError(
+                f"X scaled by the input scaling is not finite at row {r}, column {c} "
+                f"(({X[r, c]:g} - {self.mean_[c]:g}) / {self.scale_[c]:g} overflows)"
+            )
+        return out
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
         return self.fit(X).transform(X)

@@ -25,6 +25,7 @@ import json
 import math
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -229,8 +230,11 @@ def _validate_info(info: dict[str, Any], sizes: list[int]) -> None:
                     f"has corrupt metadata: info.input_scaling.{key} must be {n_0} finite numbers (one per input); "
                     f"got {shown(v)}"
                 )
-        if not all(x > 0 for x in s["scale"]):
-            raise ChainruleError(f"has corrupt metadata: info.input_scaling.scale must be > 0; got {shown(s['scale'])}")
+        if not all(x >= sys.float_info.min for x in s["scale"]):  # > 0, and not subnormal: dividing by it overflows
+            raise ChainruleError(
+                f"has corrupt metadata: info.input_scaling.scale must be > 0 (at least {sys.float_info.min:.3g}); "
+                f"got {shown(s['scale'])}"
+            )
     if "classes" in info:
         c = info["classes"]
         expected = max(n_L, 2)

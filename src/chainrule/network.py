@@ -47,8 +47,8 @@ class Trace:
 
 
 class _ParameterList(LayerList[np.ndarray]):
-    """Weights or biases: assigning ``net.W[l] = array`` checks the shape and copies the values in,
-    in the network's dtype (the array object stays the same)."""
+    """Weights or biases: assigning ``net.W[l] = array`` checks the shape and finiteness and copies
+    the values in, in the network's dtype (the array object stays the same)."""
 
     __slots__ = ("_dtype",)
 
@@ -61,6 +61,9 @@ class _ParameterList(LayerList[np.ndarray]):
         new = as_numeric(f"{self.name}[{l}]", value, self._dtype)
         if new.shape != old.shape:
             raise ChainruleError(f"{self.name}[{l}] must keep its shape {old.shape}; got {new.shape}")
+        with np.errstate(over="ignore"):  # a float64 value beyond float32's range is inf here: refused below
+            new = new.astype(self._dtype, copy=False)
+        check_finite(f"{self.name}[{l}]", new, ("node j", "node k"))  # a network never holds NaN or inf
         np.copyto(old, new)
 
 

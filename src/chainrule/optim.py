@@ -61,6 +61,14 @@ class Schedule:
         raise NotImplementedError
 
 
+def _power(gamma: float, k: int) -> float:
+    """``gamma ** k``, inf where it overflows (the optimizer then diverges, and fit says so)."""
+    try:
+        return gamma**k
+    except OverflowError:
+        return math.inf
+
+
 class StepLR(Schedule):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs."""
 
@@ -68,7 +76,7 @@ class StepLR(Schedule):
         self.step_size, self.gamma = as_int("step_size", step_size, low=1), _positive("gamma", gamma)
 
     def factor(self, epoch: int) -> float:
-        return self.gamma ** (epoch // self.step_size)
+        return _power(self.gamma, as_int("epoch", epoch, low=0) // self.step_size)
 
 
 class ExponentialLR(Schedule):
@@ -78,7 +86,7 @@ class ExponentialLR(Schedule):
         self.gamma = _positive("gamma", gamma)
 
     def factor(self, epoch: int) -> float:
-        return self.gamma**epoch
+        return _power(self.gamma, as_int("epoch", epoch, low=0))
 
 
 class CosineLR(Schedule):
@@ -89,7 +97,7 @@ class CosineLR(Schedule):
         self.min_factor = as_float("min_factor", min_factor, low=0, high=1)
 
     def factor(self, epoch: int) -> float:
-        t = min(epoch, self.epochs) / self.epochs
+        t = min(as_int("epoch", epoch, low=0), self.epochs) / self.epochs
         return self.min_factor + (1 - self.min_factor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
@@ -111,7 +119,15 @@ class Optimizer:
     @property
     def current_lr(self) -> float:
         """The learning rate of the current epoch (the base rate times the schedule's factor)."""
-        return self.lr * (1.0 if self.schedule is None else self.schedule.factor(self.epoch))
+        if self.schedule is None:
+            return self.lr
+        factor = self.schedule.factor(self.epoch)
+        if isinstance(factor, bool) or not isinstance(factor, (int, float, np.floating, np.integer)) or factor < 0:
+            raise ChainruleError(
+                f"{type(self.schedule).__name__}.factor({self.epoch}) must return a number >= 0; "
+                f"got {shown(factor)} ({type(factor).__name__})"
+            )
+        return self.lr * float(factor)
 
     def set_epoch(self, epoch: int) -> None:
         """Tell the schedule which epoch (0-based) is starting."""

@@ -19,6 +19,7 @@ where :class:`MLPClassifier` has a softmax over two).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -31,8 +32,11 @@ try:
 except ImportError as exc:  # pragma: no cover - the extra is missing
     raise ImportError("chainrule.sklearn needs scikit-learn: pip install 'chainrule[sklearn]'") from exc
 
-from .errors import ChainruleError
+from ._validation import as_bool, as_float, as_int, as_seed
+from .activations import ACTIVATIONS
+from .errors import ChainruleError, shown, unknown_name
 from .explain import Explanation, explain
+from .losses import LOSSES
 from .network import Network
 from .optim import SGD, Adam, Optimizer
 from .train import Callback, fit
@@ -115,6 +119,51 @@ class _BaseMLP(BaseEstimator):
         self.verbose = verbose
 
     # ---------------------------------------------------------------- helpers
+    def _check_params(self) -> None:
+        """Every hyper-parameter checked before any work, as scikit-learn's estimators do in ``fit``;
+        a bad one raises ChainruleError (a ValueError) naming it, what it must be and what it is."""
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, (bool, np.bool_)):
+            sizes = [sizes]
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Iterable):
+            raise ChainruleError(
+                f"hidden_layer_sizes must be a whole number or a sequence of them, e.g. (100,); "
+                f"got {shown(self.hidden_layer_sizes)} ({type(self.hidden_layer_sizes).__name__})"
+            )
+        self._sizes = [as_int("hidden_layer_sizes[i]", n, low=1, high=100_000) for n in list(sizes)]
+        names = set(_SKLEARN_ACTIVATIONS) | set(ACTIVATIONS)
+        if not isinstance(self.activation, str) or self.activation not in names:
+            raise unknown_name("activation", self.activation, names)
+        if self.loss is not None and (not isinstance(self.loss, str) or self.loss not in LOSSES):
+            raise unknown_name("loss", self.loss, LOSSES)
+        if not isinstance(self.solver, str) or self.solver not in ("adam", "sgd"):
+            raise unknown_name("solver", self.solver, ("adam", "sgd"))
+        as_float("learning_rate_init", self.learning_rate_init, low=0, low_open=True)
+        as_float("momentum", self.momentum, low=0, high=1, high_open=True)
+        as_bool("nesterovs_momentum", self.nesterovs_momentum)
+        as_float("beta_1", self.beta_1, low=0, high=1, high_open=True)
+        as_float("beta_2", self.beta_2, low=0, high=1, high_open=True)
+        as_float("epsilon", self.epsilon, low=0, low_open=True)
+        as_float("alpha", self.alpha, low=0)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            as_int("batch_size ('auto' or a whole number)", self.batch_size, low=1)
+        as_int("max_iter", self.max_iter, low=1)
+        as_bool("shuffle", self.shuffle)
+        as_bool("early_stopping", self.early_stopping)
+        as_float("validation_fraction", self.validation_fraction, low=0, high=1, low_open=True, high_open=True)
+        as_int("n_iter_no_change", self.n_iter_no_change, low=1)
+        as_float("tol", self.tol, low=0)
+        if isinstance(self.verbose, (bool, np.bool_)):
+            pass
+        else:
+            as_int("verbose", self.verbose, low=0)
+        rs = self.random_state
+        if isinstance(rs, np.random.RandomState):  # scikit-learn's own kind: draw a seed from it, as its estimators do
+            self._seed: Any = int(rs.randint(np.iinfo(np.int32).max))
+        else:
+            self._seed = rs
+            as_seed("random_state", rs)  # None, an int >= 0 or a numpy Generator
+
     def _optimizer(self) -> Optimizer:
         if self.solver == "adam":
             return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon, weight_decay=self.alpha)
@@ -125,18 +174,14 @@ class _BaseMLP(BaseEstimator):
                 nesterov=self.nesterovs_momentum and self.momentum > 0,
                 weight_decay=self.alpha,
             )
-        raise ValueError(f"solver must be 'adam' or 'sgd', got {self.solver!r}")
+        raise unknown_name("solver", self.solver, ("adam", "sgd"))
 
     def _new_network(self, n_in: int, n_out: int) -> Network:
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
-        if any(int(s) < 1 for s in sizes):
-            raise ValueError(f"hidden_layer_sizes must be positive, got {self.hidden_layer_sizes}")
         return Network(
-            [n_in, *map(int, sizes), n_out],
+            [n_in, *self._sizes, n_out],
             activation=_SKLEARN_ACTIVATIONS.get(self.activation, self.activation),
             output_activation=self._output,
-            seed=self.random_state,
+            seed=self._seed,
         )
 
     def _train(self, X: np.ndarray, Y: np.ndarray, epochs: int, fresh: bool) -> None:
@@ -155,7 +200,7 @@ class _BaseMLP(BaseEstimator):
             batch_size=min(bs, n),
             optimizer=self._optimizer_state,
             shuffle=self.shuffle,
-            seed=self.random_state if fresh else None,
+            seed=self._seed if fresh else None,
             validation_fraction=self.validation_fraction if use_val else None,
             restore_best=use_val,
             callbacks=[stopper] if fresh else [],
@@ -223,6 +268,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def fit(self, X: Any, y: Any) -> MLPClassifier:
         """Train a new network on ``X`` (samples in rows) and the labels ``y``."""
+        self._check_params()
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=False, multi_output=False)
         labels = self._targets(y, first=True)
         self.network_ = self._new_network(X.shape[1], self.classes_.size)
@@ -231,6 +277,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
         """One more epoch on ``X, y``; the first call needs ``classes`` (every label that will occur)."""
+        self._check_params()
         first = not hasattr(self, "network_")
         if first and classes is None:
             raise ValueError("the first call to partial_fit needs classes=, every label that will occur")
@@ -284,6 +331,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def fit(self, X: Any, y: Any) -> MLPRegressor:
         """Train a new network on ``X`` and the targets ``y`` (one column or several)."""
+        self._check_params()
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=True)
         Y = self._targets(y)
         self.network_ = self._new_network(X.shape[1], Y.shape[1])
@@ -292,6 +340,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
         """One more epoch on ``X, y``."""
+        self._check_params()
         first = not hasattr(self, "network_")
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=first, multi_output=True, y_numeric=True)
         Y = self._targets(y)
