@@ -8,6 +8,7 @@ ways: finite 2-D float arrays of consistent lengths, or a ChainruleError / OSErr
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -17,7 +18,12 @@ from hypothesis import strategies as st
 import chainrule as cr
 from chainrule.data import load_inputs, load_xy, read_csv
 
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: examples per property; CHAINRULE_FUZZ_EXAMPLES=5000 (and HYPOTHESIS_PROFILE=dev) for a long random run
+FUZZ = settings(
+    max_examples=int(os.environ.get("CHAINRULE_FUZZ_EXAMPLES", "120")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 ODD_CELLS = st.one_of(
     st.sampled_from(
