@@ -131,3 +131,13 @@ def test_builtin_datasets():
     assert X.shape == (150, 4) and set(y) == {0, 1, 2}
     with pytest.raises(cr.ChainruleError, match=r"unknown dataset 'mnist'; valid names: digits, iris, xor"):
         load_dataset("mnist")
+
+
+def test_loss_curve_of_a_run_that_exploded_is_drawn(tmp_path):
+    from chainrule.plot import plot_history
+    from chainrule.train import History
+
+    h = History(loss=[1.6e8, 6.7e16, 1.7e270, 1.2e300], lr=[1.0] * 4, seconds=[0.1] * 4, best_epoch=1)
+    fig = plot_history(h, tmp_path / "loss.png")
+    assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert "above 1e250 drawn at 1e250" in fig.axes[0].get_title()

@@ -60,7 +60,12 @@ def _save(fig: Any, target: tuple[Path, str] | None, dpi: int) -> None:
     """Write ``fig`` atomically (a temporary file beside the target, then a rename)."""
     if target is not None:
         path, fmt = target
-        atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, dpi=dpi))
+        try:
+            atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, dpi=dpi))
+        except (OverflowError, ValueError, RuntimeError) as exc:  # matplotlib failing on extreme values
+            if isinstance(exc, ChainruleError):
+                raise
+            raise ChainruleError(f"matplotlib could not draw {path}: {type(exc).__name__}: {shown(str(exc))}") from None
 
 
 _DX = 3.0  # distance between layers, in node spacings
@@ -225,12 +230,17 @@ def plot_history(history: Any, path: str | os.PathLike | None = None) -> Any:
     fig = Figure(figsize=(5.5 * panels, 4), layout="constrained")
     epochs = np.arange(1, history.epochs + 1)
     ax = fig.add_subplot(1, panels, 1)
-    ax.plot(epochs, history.loss, label="training", marker="." if history.epochs < 30 else None)
+    # a loss near float's limit (a run that diverged) is drawn at 1e250: matplotlib's log axis overflows above
+    loss, val_loss = (np.minimum(np.asarray(v, dtype=np.float64), 1e250) for v in (history.loss, history.val_loss))
+    ax.plot(epochs, loss, label="training", marker="." if history.epochs < 30 else None)
     if history.val_loss:
-        ax.plot(epochs, history.val_loss, label="validation")
+        ax.plot(epochs, val_loss, label="validation")
     if history.best_epoch:
         ax.axvline(history.best_epoch, color="0.7", ls="--", lw=1, label=f"best epoch ({history.best_epoch})")
-    ax.set(xlabel="epoch", ylabel="cost C (mean loss)", title="Loss")
+    clipped = bool(np.any(loss >= 1e250) or np.any(val_loss >= 1e250))
+    ax.set(
+        xlabel="epoch", ylabel="cost C (mean loss)", title="Loss" + (" (above 1e250 drawn at 1e250)" if clipped else "")
+    )
     if min(history.loss + history.val_loss) > 0:
         ax.set_yscale("log")
     ax.legend()
