@@ -224,3 +224,28 @@ def test_a_random_state_instance_seeds_reproducibly():
     a = MLPClassifier((4,), max_iter=3, random_state=np.random.RandomState(7)).fit(X, y)
     b = MLPClassifier((4,), max_iter=3, random_state=np.random.RandomState(7)).fit(X, y)
     np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])
+
+
+@pytest.mark.parametrize(
+    "X,y,kind",
+    [
+        (np.ones(5), np.arange(5) % 2, cr.ChainruleError),  # 1-D X
+        ("relu", np.arange(5) % 2, cr.ChainruleError),
+        (np.ones((5, 2)) + 1j, np.arange(5) % 2, cr.ChainruleError),
+        (np.ones((5, 2)), np.ones((5, 3)), cr.ChainruleError),  # y of several columns for a classifier
+        (np.ones((5, 2)), np.linspace(0, 1, 5), cr.ChainruleError),  # continuous labels
+        (np.ones((5, 2)), np.arange(3), cr.ChainruleError),  # lengths differ
+    ],
+)
+def test_bad_inputs_to_the_classifier_are_chainrule_errors(X, y, kind):
+    with pytest.raises(cr.ChainruleError) as info:
+        MLPClassifier((3,), max_iter=2).fit(X, y)
+    assert isinstance(info.value, kind) and len(str(info.value)) < 420 and "\n" not in str(info.value)
+
+
+def test_a_type_scikit_learn_refuses_stays_a_type_error():
+    from chainrule.sklearn import InputTypeError
+
+    with pytest.raises(InputTypeError) as info:  # both a ChainruleError and a TypeError
+        MLPRegressor((3,), max_iter=2).fit(np.ones((5, 2)), "numpy")
+    assert isinstance(info.value, TypeError) and isinstance(info.value, cr.ChainruleError)

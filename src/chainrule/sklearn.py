@@ -41,9 +41,28 @@ from .network import Network
 from .optim import SGD, Adam, Optimizer
 from .train import Callback, fit
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["InputTypeError", "MLPClassifier", "MLPRegressor"]
 
 from .interop import SKLEARN_ACTIVATIONS as _SKLEARN_ACTIVATIONS
+
+
+class InputTypeError(ChainruleError, TypeError):
+    """``X`` or ``y`` of a type scikit-learn's validation refuses with a TypeError (a ``np.matrix``, a
+    string where an array belongs): a ChainruleError that is still the TypeError its conventions expect."""
+
+
+def _validate(estimator: Any, *args: Any, **kwargs: Any) -> Any:
+    """scikit-learn's ``validate_data``, with what it refuses raised as a ChainruleError (its
+    message kept, cut to a few lines), so one ``except ChainruleError`` serves every public call."""
+    try:
+        return validate_data(estimator, *args, **kwargs)
+    except ChainruleError:
+        raise
+    except (ValueError, TypeError) as exc:
+        text = " ".join(str(exc).split())
+        if len(text) > 400:
+            text = text[:300] + " ... " + text[-80:]
+        raise (InputTypeError if isinstance(exc, TypeError) else ChainruleError)(text) from None
 
 
 class _NoImprovement(Callback):
@@ -231,7 +250,7 @@ class _BaseMLP(BaseEstimator):
 
     def _outputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "network_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = _validate(self, X, reset=False, dtype=[np.float64, np.float32])
         return self.network_.predict(X)
 
 
@@ -252,24 +271,29 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _output = "softmax"
 
     def _targets(self, y: Any, first: bool, classes: Any = None) -> np.ndarray:
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
+        try:
+            y = column_or_1d(y, warn=True)
+            check_classification_targets(y)
+        except ValueError as exc:  # y of several columns, continuous values, ...
+            raise ChainruleError(str(exc)) from None
         if first:
             self._encoder = LabelEncoder().fit(y if classes is None else classes)
             self.classes_ = self._encoder.classes_
             if self.classes_.size < 2:
-                raise ValueError(
+                raise ChainruleError(
                     f"a classifier needs samples of at least two classes; y holds one class only: {self.classes_[0]!r}"
                 )
         unseen = np.setdiff1d(np.unique(y), self.classes_)
         if unseen.size:
-            raise ValueError(f"y holds labels {unseen.tolist()} that are not in classes_ {self.classes_.tolist()}")
+            raise ChainruleError(
+                f"y holds labels {shown(unseen.tolist())} that are not in classes_ {shown(self.classes_.tolist())}"
+            )
         return self._encoder.transform(y)
 
     def fit(self, X: Any, y: Any) -> MLPClassifier:
         """Train a new network on ``X`` (samples in rows) and the labels ``y``."""
         self._check_params()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=False, multi_output=False)
+        X, y = _validate(self, X, y, dtype=[np.float64, np.float32], y_numeric=False, multi_output=False)
         labels = self._targets(y, first=True)
         self.network_ = self._new_network(X.shape[1], self.classes_.size)
         self._train(X, labels, self.max_iter, fresh=True)
@@ -280,8 +304,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self._check_params()
         first = not hasattr(self, "network_")
         if first and classes is None:
-            raise ValueError("the first call to partial_fit needs classes=, every label that will occur")
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=first, multi_output=False)
+            raise ChainruleError("the first call to partial_fit needs classes=, every label that will occur")
+        X, y = _validate(self, X, y, dtype=[np.float64, np.float32], reset=first, multi_output=False)
         labels = self._targets(y, first=first, classes=classes)
         if first:
             self.network_ = self._new_network(X.shape[1], self.classes_.size)
@@ -300,7 +324,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def explain(self, X: Any, y: Any, layer: int, j: int, k: int | None = None, **kwargs: Any) -> Explanation:
         """:func:`chainrule.explain` for a weight (or bias) of the fitted network, on labels ``y``."""
         check_is_fitted(self, "network_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = _validate(self, X, reset=False, dtype=[np.float64, np.float32])
         labels = self._encoder.transform(column_or_1d(y))
         return explain(self.network_, X, labels, layer, j, k, loss=self.loss or self._loss, **kwargs)
 
@@ -332,7 +356,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def fit(self, X: Any, y: Any) -> MLPRegressor:
         """Train a new network on ``X`` and the targets ``y`` (one column or several)."""
         self._check_params()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=True)
+        X, y = _validate(self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=True)
         Y = self._targets(y)
         self.network_ = self._new_network(X.shape[1], Y.shape[1])
         self._train(X, Y, self.max_iter, fresh=True)
@@ -342,7 +366,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """One more epoch on ``X, y``."""
         self._check_params()
         first = not hasattr(self, "network_")
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=first, multi_output=True, y_numeric=True)
+        X, y = _validate(self, X, y, dtype=[np.float64, np.float32], reset=first, multi_output=True, y_numeric=True)
         Y = self._targets(y)
         if first:
             self.network_ = self._new_network(X.shape[1], Y.shape[1])
@@ -357,7 +381,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def explain(self, X: Any, y: Any, layer: int, j: int, k: int | None = None, **kwargs: Any) -> Explanation:
         """:func:`chainrule.explain` for a weight (or bias) of the fitted network."""
         check_is_fitted(self, "network_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = _validate(self, X, reset=False, dtype=[np.float64, np.float32])
         return explain(
             self.network_, X, np.asarray(y, dtype=np.float64), layer, j, k, loss=self.loss or self._loss, **kwargs
         )
