@@ -281,7 +281,7 @@ def _train(args: argparse.Namespace) -> int:
     print(
         f"training {'-'.join(map(str, sizes))} (inputs {sizes[0]}, hidden layers {hidden}, outputs {sizes[-1]}; "
         f"{args.activation}, {out_act} output, {loss}) on {source}: {len(X_train)} training and "
-        f"{len(X_test)} test samples, {args.epochs} epochs, {opt!r}"
+        f"{len(X_test)} test samples, {args.epochs} epoch{'s' if args.epochs != 1 else ''}, {opt!r}"
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TrainingWarning)  # printed below from the History, one line each
