@@ -524,3 +524,17 @@ def test_finite_batch_losses_whose_mean_overflows_are_a_divergence():
     assert h.status == "diverged" and "the mean loss of epoch 1 became inf" in h.stopped and h.loss == []
     assert "the weights that gave the last finite loss" in h.stopped and "epoch 1, batch 4)" in h.stopped
     assert np.isfinite(net._flat).all() and h.to_dict()["loss"] == []
+
+
+@pytest.mark.parametrize("make", [lambda: cr.SGD(lr=1e300, momentum=0.9), lambda: cr.Adam(lr=1e300)])
+def test_after_divergence_the_optimizer_can_train_again(make):
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(40, 3)), rng.normal(size=(40, 2))
+    net = cr.Network([3, 5, 2], activation="relu", output_activation="identity", seed=0)
+    opt = make()
+    h = cr.fit(net, X, Y, loss="squared_error", epochs=3, batch_size=8, optimizer=opt, verbose=0)
+    assert h.status == "diverged"
+    assert not opt._state  # momenta that may have seen the NaN or inf are forgotten
+    opt.lr = 0.01  # the user lowers the learning rate and goes on with the same optimizer
+    h2 = cr.fit(net, X, Y, loss="squared_error", epochs=3, batch_size=8, optimizer=opt, verbose=0)
+    assert h2.status == "completed" and np.isfinite(net._flat).all()

@@ -702,6 +702,8 @@ def _train_loop(
         finally:
             if progress is not None:
                 progress.close()
+        if history.status == "diverged":
+            opt.reset()  # its momenta saw the NaN or inf: a later fit with this optimizer starts clean
         try:
             guard.finish()
             if interrupt.flag:
