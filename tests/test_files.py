@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,10 +76,13 @@ def test_stale_temporaries_of_killed_saves_are_removed(tmp_path):
     # a process that has ended (its pid is free) left a temporary behind, as kill -9 during a save does
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     pid = int(dead.stdout)
-    stale = tmp_path / f".m.bin.{pid}.abc123.tmp"
+    stale = tmp_path / f".m.bin.{pid}.abc12345.tmp"
     stale.write_bytes(b"x" * 1000)
-    other = tmp_path / f".other.bin.{pid}.abc123.tmp"  # another target's temporary is not ours to remove
+    other = tmp_path / f".other.bin.{pid}.abc12345.tmp"  # another target's temporary is not ours to remove
     other.write_bytes(b"x")
+    old = time.time() - 60  # as a killed save leaves them: unchanged for a while
+    for p in (stale, other):
+        os.utime(p, (old, old))
     atomic_write(tmp_path / "m.bin", lambda fh: fh.write(b"new"))
     assert not stale.exists()
     assert other.exists()

@@ -619,17 +619,74 @@ def _dead_pid():
     return int(done.stdout)
 
 
+def _aged(path, seconds=60.0):
+    """``path`` as a killed save leaves it: unchanged for ``seconds``."""
+    t = time.time() - seconds
+    os.utime(path, (t, t))
+    return path
+
+
 def test_stale_temporaries_of_killed_saves_are_removed_on_the_next_save(tmp_path):
     pid = _dead_pid()
-    stale = [tmp_path / f".model.npz.{pid}.abc{i}.tmp" for i in range(3)] + [tmp_path / ".model.npz.k2j4_x.tmp"]
+    stale = [tmp_path / f".model.npz.{pid}.abc{i}_xyz.tmp" for i in range(3)] + [tmp_path / ".model.npz.k2j4_x7q.tmp"]
     for p in stale:  # the second kind: a temporary of the old naming, with no pid
         p.write_bytes(b"x" * 1000)
-    live = tmp_path / f".model.npz.{os.getpid()}.live.tmp"  # a save in progress in a live process
+        _aged(p)
+    live = tmp_path / f".model.npz.{os.getpid()}.live1234.tmp"  # a save in progress in a live process
     live.write_bytes(b"y")
-    other = tmp_path / f".other.npz.{pid}.abc.tmp"
+    _aged(live)
+    other = tmp_path / f".other.npz.{pid}.abcd1234.tmp"
     other.write_bytes(b"z")
+    _aged(other)
     cr.Network([2, 2], seed=0).save(tmp_path / "model.npz")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["model.npz", live.name, other.name])
+
+
+def test_only_our_own_killed_temporaries_are_removed(tmp_path):
+    pid = _dead_pid()
+    keep = [
+        tmp_path / ".model.npz.my-notes.tmp",  # a user's file that merely looks alike
+        tmp_path / f".model.npz.{pid}.abc.tmp",  # not the name a save makes
+        tmp_path / f".model.npz.{pid}.fresh123.tmp",  # changed just now: maybe another host's live save
+    ]
+    for p in keep:
+        p.write_bytes(b"keep")
+    _aged(keep[0])
+    _aged(keep[1])
+    # saving "model" must not take "model.npz"'s temporaries for its own
+    longer = tmp_path / f".model.npz.{pid}.abcd1234.tmp"
+    longer.write_bytes(b"keep")
+    _aged(longer)
+    cr.Network([2, 2], seed=0).save(tmp_path / "model")
+    assert all(p.exists() for p in [*keep, longer])
+
+
+def test_a_live_save_of_a_prefix_named_target_is_not_disturbed(tmp_path):
+    # a save of "m" while another process saves "m.5": the other's temporary is not "m"'s to remove
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, chainrule as cr\n"
+            "from chainrule._files import atomic_write\n"
+            "def slow(fh):\n"
+            "    fh.write(b'x'); fh.flush(); print('writing', flush=True); time.sleep(3); fh.write(b'y')\n"
+            f"atomic_write({str(tmp_path / 'm.5')!r}, slow)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout.readline().strip() == "writing"
+    cr.Network([2, 2], seed=0).save(tmp_path / "m")
+    assert child.wait(timeout=30) == 0
+    assert (tmp_path / "m.5").read_bytes() == b"xy"
+
+
+def test_a_file_written_over_keeps_its_permissions(tmp_path):
+    path = cr.Network([2, 2], seed=0).save(tmp_path / "m.npz")
+    os.chmod(path, 0o600)  # a model its owner protected
+    cr.Network([2, 2], seed=1).save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])

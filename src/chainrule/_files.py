@@ -6,25 +6,27 @@
   without blocking and checked with ``fstat`` on the open descriptor, so there is no window between
   the check and the read, and a FIFO with no writer cannot hang the process.
 * :func:`atomic_write`: write to a temporary file beside the target, flush it to disk, then rename
-  it over the target, so a crash or ``kill -9`` never leaves a half-written file. The new file gets
-  the permissions any new file gets (``0o666`` less the umask). Temporary files left behind by
-  an earlier save of the same target that was killed are removed. Errors name the target, never the
-  temporary file.
+  it over the target, so a crash or ``kill -9`` never leaves a half-written file. A file written
+  over keeps its permissions; a new one gets those any new file gets (``0o666`` less the umask),
+  not the temporary's 0600. Temporary files left behind by an earlier save of the same target that
+  was killed are removed by the next save. Errors name the target, never the temporary file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from .errors import ChainruleError, shown
 
-__all__ = ["as_path", "atomic_write", "open_regular", "regular_size"]
+__all__ = ["STALE_SECONDS", "as_path", "atomic_write", "open_regular"]
 
 _TMP_SUFFIX = ".tmp"
 
@@ -65,17 +67,6 @@ def _kind(mode: int) -> str:
 
 def _not_regular(path: Path, mode: int, what: str) -> ChainruleError:
     return ChainruleError(f"{path} is {_kind(mode)}, not a regular file; a {what} must be a regular file")
-
-
-def regular_size(path: Path, what: str = "file") -> int:
-    """The size in bytes of ``path``, which must exist and be a regular file (no read happens)."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise FileNotFoundError(2, f"no {what} at this path", str(path)) from None
-    if not stat.S_ISREG(st.st_mode):
-        raise _not_regular(path, st.st_mode, what)
-    return st.st_size
 
 
 @contextlib.contextmanager
@@ -121,6 +112,20 @@ def _umask() -> int:
     return mask
 
 
+def _sync_folder(folder: Path) -> None:
+    """Flush the folder's entry for the renamed file to disk, where the system allows (POSIX)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -133,22 +138,38 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+#: a temporary left by a killed save is removed once it is this old (a live save keeps writing to its
+#: file, so its time of last change stays recent; this also spares a save by a process this one
+#: cannot see, in another container or on another host of a shared folder)
+STALE_SECONDS = 10.0
+
+
 def _remove_stale(folder: Path, name: str) -> None:
-    """Remove temporaries ``.NAME.PID.*.tmp`` of earlier saves of ``name`` whose process has ended."""
-    prefix = f".{name}."
+    """Remove the temporaries of earlier saves of ``name`` that were killed.
+
+    Only names this module makes are touched: ``.NAME.PID.XXXXXXXX.tmp`` whose process ``PID``
+    has ended, and ``.NAME.XXXXXXXX.tmp`` of earlier chainrule versions (no PID), in both cases
+    unchanged for :data:`STALE_SECONDS`. Any other file, a user's ``.NAME.notes.tmp`` say, stays.
+    """
+    pattern = re.compile(re.escape(f".{name}.") + r"(?:(\d+)\.)?[a-z0-9_]{8}" + re.escape(_TMP_SUFFIX))
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return
+    now = time.time()
     for entry in entries:
-        if not (entry.name.startswith(prefix) and entry.name.endswith(_TMP_SUFFIX)):
+        match = pattern.fullmatch(entry.name)
+        if match is None or (match.group(1) is not None and _pid_alive(int(match.group(1)))):
             continue
-        pid_text = entry.name[len(prefix) :].split(".", 1)[0]
-        if pid_text.isdigit() and _pid_alive(int(pid_text)):
-            continue  # a save in progress in a live process
         with contextlib.suppress(OSError):
-            if entry.is_file(follow_symlinks=False):
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime >= STALE_SECONDS:
                 os.unlink(entry.path)
+
+
+def _named(exc: OSError, path: Path, text: str | None = None) -> OSError:
+    """``exc`` again, naming ``path`` (the target, never a temporary file)."""
+    return type(exc)(exc.errno, text or exc.strerror or str(exc), str(path))
 
 
 def atomic_write(path: Any, write: Callable[[IO[bytes]], None], *, name: str = "path") -> Path:
@@ -163,7 +184,7 @@ def atomic_write(path: Any, write: Callable[[IO[bytes]], None], *, name: str = "
     except FileNotFoundError:
         mode = None
     except OSError as exc:
-        raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise _named(exc, path) from None
     if mode is not None and stat.S_ISDIR(mode):
         raise IsADirectoryError(21, "is a folder; give a file name to write", str(path))
     if mode is not None and not stat.S_ISREG(mode):
@@ -173,17 +194,19 @@ def atomic_write(path: Any, write: Callable[[IO[bytes]], None], *, name: str = "
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=_TMP_SUFFIX, dir=folder)
     except OSError as exc:
-        raise type(exc)(exc.errno, f"cannot write here: {exc.strerror}", str(path)) from None
+        raise _named(exc, path, f"cannot write here: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        # a file written over keeps its permissions; a new one gets what any new file gets
+        os.chmod(tmp, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
         os.replace(tmp, target)
+        _sync_folder(folder)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise _named(exc, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
