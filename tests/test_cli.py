@@ -433,3 +433,60 @@ def test_a_second_ctrl_c_while_the_first_is_reported_still_exits_130(monkeypatch
         assert info.value.code == 130
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+def test_two_runs_started_together_get_their_own_folders(tmp_path, monkeypatch):
+    from chainrule.cli import _fresh_folder
+
+    monkeypatch.chdir(tmp_path)
+    folders = [_fresh_folder("chainrule-run") for _ in range(3)]
+    assert [f.name for f in folders] == ["chainrule-run-1", "chainrule-run-2", "chainrule-run-3"]
+    assert all(f.is_dir() for f in folders)  # made at once: the next run cannot take the same name
+
+
+def test_an_out_path_that_cannot_be_a_folder_fails_before_training(tmp_path):
+    (tmp_path / "afile").write_text("not a folder")
+    out = run("train", "--dataset", "xor", "--epochs", "1", "--quiet", "--out", "afile/run", cwd=tmp_path)
+    assert out.returncode == 2 and out.stdout == "" and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_run_whose_out_folder_was_taken_meanwhile_saves_beside_it(tmp_path, monkeypatch, capsys):
+    import chainrule.cli as cli
+
+    monkeypatch.chdir(tmp_path)
+    real_fit = cli.fit
+
+    def fit_while_another_run_writes(*args, **kwargs):
+        (tmp_path / "run").mkdir(exist_ok=True)
+        (tmp_path / "run" / "model.npz").write_bytes(b"the other run's model")
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "fit", fit_while_another_run_writes)
+    args = ["train", "--dataset", "xor", "--epochs", "1", "--quiet", "--test-fraction", "0.25", "--out", "run"]
+    assert main(args) == 0
+    assert (tmp_path / "run" / "model.npz").read_bytes() == b"the other run's model"  # not overwritten
+    assert cr.Network.load(tmp_path / "run-1" / "model.npz").sizes == (2, 64, 2)
+    assert "run was written by another run meanwhile; saving in run-1" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_the_results_are_written_is_held_until_they_are(tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    import chainrule.cli as cli
+
+    monkeypatch.chdir(tmp_path)
+    real_save = cr.Network.save
+
+    def save_with_ctrl_c(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C just as the model is being saved
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(cli.Network, "save", save_with_ctrl_c)
+    old = signal.getsignal(signal.SIGINT)
+    args = ["train", "--dataset", "xor", "--epochs", "1", "--quiet", "--test-fraction", "0.25", "--out", "r"]
+    assert main(args) == 130
+    assert signal.getsignal(signal.SIGINT) is old
+    for name in ("model.npz", "test.npz", "loss.png"):
+        assert (tmp_path / "r" / name).exists()
+    assert "interrupted (Ctrl-C) after training; saved in r/model.npz" in capsys.readouterr().err

@@ -208,26 +208,65 @@ def _gradcheck(args: argparse.Namespace) -> int:
 _OUTPUTS = ("model.npz", "test.npz", "loss.png")
 
 
-def _out_folder(args: argparse.Namespace) -> Path:
-    """The folder ``train`` writes into: ``--out``, or the first free ``chainrule-run-N``.
+def _fresh_folder(stem: str) -> Path:
+    """Make and return the first folder ``STEM-N`` (N = 1, 2, ...) that does not exist yet.
 
-    An existing folder that already holds one of the outputs is refused unless ``--force``: a
-    training run never overwrites another one's model silently.
+    ``mkdir`` either makes the folder or fails because it exists, so two runs started at the same
+    moment never share one.
+    """
+    n = 1
+    while True:
+        folder = Path(f"{stem}-{n}")
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            n += 1
+
+
+def _taken(out: Path) -> list[str]:
+    return [name for name in _OUTPUTS if (out / name).exists()]
+
+
+def _out_folder(args: argparse.Namespace) -> tuple[Path, bool]:
+    """The folder ``train`` writes into, made now, and whether this run made it.
+
+    ``--out`` or a new ``chainrule-run-N``. A folder that already holds one of the outputs is
+    refused unless ``--force``, and a path that cannot be a folder fails here, before training.
     """
     if args.out is None:
-        n = 1
-        while Path(f"chainrule-run-{n}").exists():
-            n += 1
-        return Path(f"chainrule-run-{n}")
+        return _fresh_folder("chainrule-run"), True
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ChainruleError(f"--out {out} is a file, not a folder; give a folder for {', '.join(_OUTPUTS)}")
-    taken = [name for name in _OUTPUTS if (out / name).exists()]
+    taken = _taken(out)
     if taken and not args.force:
         raise ChainruleError(
             f"--out {out} already holds {', '.join(taken)}; give another folder, or --force to overwrite them"
         )
-    return out
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    return out, made
+
+
+class _HoldCtrlC:
+    """Ctrl-C while the results are written is held until they are written (then exit 130)."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self.old: Any = None
+
+    def __enter__(self) -> _HoldCtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGINT, self._press)
+        return self
+
+    def _press(self, signum: int, frame: Any) -> None:
+        self.pressed = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
 
 
 def _training_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, str]:
@@ -245,7 +284,16 @@ def _training_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, st
 
 
 def _train(args: argparse.Namespace) -> int:
-    out = _out_folder(args)  # before anything is computed: a refusal costs nothing
+    out, made = _out_folder(args)  # before anything is computed: a refusal costs nothing
+    try:
+        return _train_into(args, out)
+    except BaseException:
+        if made and not any(out.iterdir()):
+            out.rmdir()  # a run that wrote nothing leaves no empty folder behind
+        raise
+
+
+def _train_into(args: argparse.Namespace, out: Path) -> int:
     X, y, source = _training_data(args)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -302,36 +350,43 @@ def _train(args: argparse.Namespace) -> int:
         print(f"chainrule train: warning: {text}", file=sys.stderr)
     if history.stopped and history.status not in ("diverged", "interrupted"):
         print(f"training {history.stopped}")
-    result = evaluate(net, X_test, y_test, loss=loss)
-    line = f"after {history.epochs} epoch{'s' if history.epochs != 1 else ''}: "
-    if history.last_loss is not None:
-        line += f"training loss {history.last_loss:.4g}, "
-    line += f"test loss {result['loss']:.4g}"
-    if "accuracy" in result:
-        hits = int(round(result["accuracy"] * result["n"]))
-        line += f", test accuracy {result['accuracy']:.4f} ({hits}/{result['n']})"
-    print(line)
-    info = {"source": source, "epochs": history.epochs, "history": history.to_dict(), "test": _jsonable(result)}
-    if classes is not None:
-        info["classes"] = classes.tolist()
-    if scaler is not None:
-        info["input_scaling"] = scaler.to_dict()
-    out.mkdir(parents=True, exist_ok=True)
-    model, test_file, plot_file = (out / name for name in _OUTPUTS)
-    net.save(model, loss=loss, info=info)
-    # the test targets as the network sees them (class numbers 0..K-1), the inputs unscaled
-    X_plain = X_test if scaler is None else X_test * scaler.scale_ + scaler.mean_
-    atomic_write(test_file, lambda fh: np.savez(fh, X=X_plain, Y=y_test))
-    written = [f"{model.name} (the network)", f"{test_file.name} (the test samples, unscaled)"]
-    if not args.no_plot and history.loss:
-        try:
-            from .plot import plot_history
+    with _HoldCtrlC() as ctrl_c:  # training is over: what it made is written whole before Ctrl-C counts
+        result = evaluate(net, X_test, y_test, loss=loss)
+        line = f"after {history.epochs} epoch{'s' if history.epochs != 1 else ''}: "
+        if history.last_loss is not None:
+            line += f"training loss {history.last_loss:.4g}, "
+        line += f"test loss {result['loss']:.4g}"
+        if "accuracy" in result:
+            hits = int(round(result["accuracy"] * result["n"]))
+            line += f", test accuracy {result['accuracy']:.4f} ({hits}/{result['n']})"
+        print(line)
+        info = {"source": source, "epochs": history.epochs, "history": history.to_dict(), "test": _jsonable(result)}
+        if classes is not None:
+            info["classes"] = classes.tolist()
+        if scaler is not None:
+            info["input_scaling"] = scaler.to_dict()
+        if args.out is not None and not args.force and _taken(out):
+            moved = _fresh_folder(str(out))  # another run wrote there while this one trained: never overwrite it
+            print(f"chainrule train: {out} was written by another run meanwhile; saving in {moved}", file=sys.stderr)
+            out = moved
+        model, test_file, plot_file = (out / name for name in _OUTPUTS)
+        net.save(model, loss=loss, info=info)
+        # the test targets as the network sees them (class numbers 0..K-1), the inputs unscaled
+        X_plain = X_test if scaler is None else X_test * scaler.scale_ + scaler.mean_
+        atomic_write(test_file, lambda fh: np.savez(fh, X=X_plain, Y=y_test))
+        written = [f"{model.name} (the network)", f"{test_file.name} (the test samples, unscaled)"]
+        if not args.no_plot and history.loss:
+            try:
+                from .plot import plot_history
 
-            plot_history(history, plot_file)
-            written.append(f"{plot_file.name} (the loss curve)")
-        except ChainruleError as exc:
-            print(f"no loss curve: {exc}", file=sys.stderr)
-    print(f"saved in {out}/: {', '.join(written)}")
+                plot_history(history, plot_file)
+                written.append(f"{plot_file.name} (the loss curve)")
+            except ChainruleError as exc:
+                print(f"no loss curve: {exc}", file=sys.stderr)
+        print(f"saved in {out}/: {', '.join(written)}")
+    if ctrl_c.pressed and history.status != "interrupted":
+        print(f"chainrule train: interrupted (Ctrl-C) after training; saved in {model}", file=sys.stderr)
+        return 130
     if history.status == "diverged":
         print(f"chainrule train: training {history.stopped}; saved them in {model}", file=sys.stderr)
         return 1
