@@ -472,9 +472,9 @@ def fit(
     weight becomes NaN or inf, training stops with the last weights that gave a finite loss (the
     initial ones if the first step diverged; the best epoch's with ``restore_best``), and
     ``History.status`` is ``"diverged"``. Ctrl-C (or a KeyboardInterrupt from a callback) stops
-    it with ``status == "interrupted"`` and whole steps' weights. ``History.stopped`` says which
-    weights were kept. An epoch loss that grows over 100-fold beyond its lowest value warns once
-    (:class:`TrainingWarning`, also in ``History.warnings``).
+    it with ``status == "interrupted"`` and whole steps' weights; the History records whole epochs
+    only. ``History.stopped`` says which weights were kept. An epoch loss that grows over 100-fold
+    beyond its lowest value warns once (:class:`TrainingWarning`, also in ``History.warnings``).
     """
     require_network(net)
     n_epochs = _epochs(epochs)
@@ -642,7 +642,7 @@ def _train_loop(
                     if interrupt.flag:
                         guard.interrupted(_where(1, epoch, b), done_steps, 0)
                         break
-                if history.status == "diverged":
+                if history.status in ("diverged", "interrupted"):  # a part epoch is no epoch: not recorded
                     break
                 phase = 2
                 done = min(n, (b + 1) * bs)
