@@ -653,3 +653,29 @@ def test_assigned_weights_must_be_finite(dtype):
         with pytest.raises(cr.ChainruleError, match=r"W\[1\] contains inf"):  # beyond float32's range
             net.W[1] = np.full((3, 2), 1e300)
     np.testing.assert_array_equal(net.W[1], before)  # nothing half-written
+
+
+def test_an_optimizer_moved_to_another_network_starts_afresh():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 3)), rng.integers(0, 2, size=20)
+    a = cr.Network([3, 4, 2], output_activation="softmax", seed=0)
+    b = cr.Network([3, 5, 2], output_activation="softmax", seed=0)  # another parameter count
+    opt = cr.Adam(0.01)
+    cr.fit(a, X, y, loss="cross_entropy", epochs=2, batch_size=5, optimizer=opt, verbose=0)
+    h = cr.fit(b, X, y, loss="cross_entropy", epochs=2, batch_size=5, optimizer=opt, verbose=0)
+    assert h.status == "completed"
+    # and with the same parameter count, b is trained exactly as by a fresh optimizer
+    c, d = cr.Network([3, 5, 2], output_activation="softmax", seed=1), b.copy()
+    fresh = cr.Adam(0.01)
+    cr.fit(c, X, y, loss="cross_entropy", epochs=1, batch_size=5, optimizer=opt, verbose=0)
+    cr.fit(d, X, y, loss="cross_entropy", epochs=1, batch_size=5, optimizer=opt, verbose=0)
+    e = b.copy()
+    cr.fit(e, X, y, loss="cross_entropy", epochs=1, batch_size=5, optimizer=fresh, verbose=0)
+    np.testing.assert_array_equal(d._flat, e._flat)
+
+
+@pytest.mark.parametrize("value", [np.complex64(1 + 2j), np.timedelta64(3, "s"), np.datetime64("2020-01-01")])
+def test_numpy_scalars_that_are_not_real_numbers_are_refused(value):
+    net = cr.Network([2, 2], seed=0)
+    with pytest.raises(cr.ChainruleError, match=r"X must be numeric; it holds .* at \[0, 0\], not a number"):
+        net.predict(np.array([[value, 1.0]], dtype=object))

@@ -141,3 +141,11 @@ def test_loss_curve_of_a_run_that_exploded_is_drawn(tmp_path):
     fig = plot_history(h, tmp_path / "loss.png")
     assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
     assert "above 1e250 drawn at 1e250" in fig.axes[0].get_title()
+
+
+def test_a_history_with_no_epochs_is_refused_clearly():
+    from chainrule.plot import plot_history
+    from chainrule.train import History
+
+    with pytest.raises(cr.ChainruleError, match=r"the History has no epochs to draw \(training diverged"):
+        plot_history(History(status="diverged", stopped="diverged: the loss became nan at epoch 1, batch 1"))

@@ -249,3 +249,12 @@ def test_a_type_scikit_learn_refuses_stays_a_type_error():
     with pytest.raises(InputTypeError) as info:  # both a ChainruleError and a TypeError
         MLPRegressor((3,), max_iter=2).fit(np.ones((5, 2)), "numpy")
     assert isinstance(info.value, TypeError) and isinstance(info.value, cr.ChainruleError)
+
+
+def test_explain_on_a_fitted_classifier_checks_its_labels():
+    X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
+    clf = MLPClassifier((3,), max_iter=2).fit(X, y)
+    with pytest.raises(cr.ChainruleError, match=r"y holds labels \[5\] that are not in classes_"):
+        clf.explain(X, [5] * 20, layer=1, j=0, k=0)
+    with pytest.raises(cr.ChainruleError, match="y should be a 1d array"):
+        clf.explain(X, [[0, 1]] * 20, layer=1, j=0, k=0)

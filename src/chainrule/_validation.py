@@ -126,7 +126,9 @@ def as_numeric(name: str, values: Any, dtype: np.dtype) -> np.ndarray:
         ) from None
     if arr.dtype.kind == "O":
         for i, v in zip(np.ndindex(arr.shape), arr.flat):
-            if isinstance(v, (str, bytes)) or not isinstance(v, (int, float, np.number)) or isinstance(v, complex):
+            if isinstance(
+                v, (str, bytes, complex, np.complexfloating, np.timedelta64, np.datetime64)
+            ) or not isinstance(v, (int, float, np.number)):
                 where = ", ".join(map(str, i))
                 raise ChainruleError(
                     f"{name} must be numeric; it holds {shown(v)} ({type(v).__name__}) at [{where}], not a number"

@@ -16,6 +16,7 @@ learning rate by epoch.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -141,6 +142,7 @@ class Optimizer:
         first array changes, so a bad gradient leaves the network as it was.
         """
         require_network(net)
+        self._bind(net)
         lr = self.current_lr
         gW = [_layer_gradient(dW, "dW", l, net.W[l], net.dtype) for l in range(1, net.L + 1)]
         gb = None if net.b is None else [_layer_gradient(db, "db", l, net.b[l], net.dtype) for l in range(1, net.L + 1)]
@@ -160,6 +162,7 @@ class Optimizer:
         array; the training loop uses it. Its state is separate from :meth:`step`'s.
         """
         require_network(net)
+        self._bind(net)
         p = net._flat
         if not (isinstance(grad, np.ndarray) and grad.shape == p.shape and grad.dtype == p.dtype):
             grad = as_numeric("grad", grad, p.dtype)
@@ -179,6 +182,20 @@ class Optimizer:
 
     def _update(self, key: tuple[str, int], p: np.ndarray, g: np.ndarray, lr: float) -> None:
         raise NotImplementedError
+
+    def _bind(self, net: Network) -> None:
+        """The state (momenta, moments) belongs to one network's parameters: stepping another
+        network starts it afresh, instead of applying one network's momenta to another."""
+        owner = getattr(self, "_owner", None)
+        if owner is not None and owner() is not net:
+            self._state.clear()
+        if owner is None or owner() is not net:
+            self._owner = weakref.ref(net)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a copy or an unpickled optimizer adopts the first network it steps (with its state: the
+        # network came along with it, as in a pickled scikit-learn estimator)
+        return {k: v for k, v in self.__dict__.items() if k != "_owner"}
 
     def reset(self) -> None:
         """Forget the state (momenta, moments, step count)."""

@@ -225,6 +225,8 @@ def plot_history(history: Any, path: str | os.PathLike | None = None) -> Any:
     if not isinstance(history, History):
         raise ChainruleError(f"history must be a History (what fit returns); got {type(history).__name__}")
     target = picture_path(path)
+    if not history.loss:
+        raise ChainruleError(f"the History has no epochs to draw (training {history.stopped or 'completed none'})")
     Figure = _matplotlib()
     panels = 2 if history.accuracy else 1
     fig = Figure(figsize=(5.5 * panels, 4), layout="constrained")

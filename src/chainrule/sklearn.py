@@ -325,7 +325,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """:func:`chainrule.explain` for a weight (or bias) of the fitted network, on labels ``y``."""
         check_is_fitted(self, "network_")
         X = _validate(self, X, reset=False, dtype=[np.float64, np.float32])
-        labels = self._encoder.transform(column_or_1d(y))
+        labels = self._targets(y, first=False)
         return explain(self.network_, X, labels, layer, j, k, loss=self.loss or self._loss, **kwargs)
 
     def __sklearn_tags__(self) -> Any:
