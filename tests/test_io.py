@@ -504,9 +504,18 @@ def test_every_metadata_field_is_validated(tmp_path, edit, message):
 @pytest.mark.parametrize(
     ("info", "message"),
     [
-        ({"input_scaling": {"mean": [0, 0, 0], "scale": [1, 0, 1]}}, r"input_scaling.scale must be > 0"),
-        ({"input_scaling": {"mean": [0, 0, 0], "scale": [1, -2, 1]}}, r"input_scaling.scale must be > 0"),
-        ({"input_scaling": {"mean": [0, 0, 0], "scale": [1, 1e-320, 1]}}, r"scale must be > 0 \(at least 2.23e-308\)"),
+        (
+            {"input_scaling": {"mean": [0, 0, 0], "scale": [1, 0, 1]}},
+            r"input_scaling: the Standardizer.s scale must be > 0",
+        ),
+        (
+            {"input_scaling": {"mean": [0, 0, 0], "scale": [1, -2, 1]}},
+            r"input_scaling: the Standardizer.s scale must be > 0",
+        ),
+        (
+            {"input_scaling": {"mean": [0, 0, 0], "scale": [1, 1e-320, 1]}},
+            r"input_scaling: .*scale must be > 0 \(at least 2.23e-308\)",
+        ),
         ({"input_scaling": {"mean": [0, 0], "scale": [1, 1]}}, r"input_scaling.mean must be 3 finite numbers"),
         ({"input_scaling": {"mean": [0, "a", 0], "scale": [1, 1, 1]}}, r"input_scaling.mean must be 3 finite"),
         ({"input_scaling": {"mean": [0, float("nan"), 0], "scale": [1, 1, 1]}}, r"mean must be 3 finite numbers"),
@@ -555,7 +564,10 @@ def test_crafted_info_fails_in_predict_and_evaluate_with_a_clear_error(tmp_path,
     for command in ("predict", "evaluate"):
         assert main([command, "--model", str(tmp_path / "bad.npz"), "--data", str(tmp_path / "d.npz")]) == 2
         err = capsys.readouterr().err
-        assert "bad.npz has corrupt metadata: info.input_scaling.scale must be > 0" in err and len(err) < 400
+        assert (
+            "bad.npz has corrupt metadata: info.input_scaling: the Standardizer's scale must be > 0" in err
+            and len(err) < 400
+        )
 
 
 def _raw_meta(tmp_path, text):
@@ -754,8 +766,8 @@ def test_read_data_arrays(tmp_path):
     ("value", "kind"),
     [
         (np.ones(2, complex), "complex128 \\(complex numbers\\)"),
-        (np.array(["2020-01-01"], dtype="datetime64[D]"), "datetime64\\[D\\] \\(dates\\)"),
-        (np.array(["a"]), "<U1 \\(text\\)"),
+        (np.array(["2020-01-01"], dtype="datetime64[D]"), "datetime64\\[D\\] \\(dates and times\\)"),
+        (np.array(["a"]), "<U1 \\(strings\\)"),
         (np.array([b"a"]), "\\|S1 \\(bytes\\)"),
         (np.zeros(2, dtype=[("a", "<f8")]), "structured dtype"),
         (np.array([None], dtype=object), "pickled Python objects in 'Y'; chainrule never unpickles"),

@@ -538,3 +538,20 @@ def test_after_divergence_the_optimizer_can_train_again(make):
     opt.lr = 0.01  # the user lowers the learning rate and goes on with the same optimizer
     h2 = cr.fit(net, X, Y, loss="squared_error", epochs=3, batch_size=8, optimizer=opt, verbose=0)
     assert h2.status == "completed" and np.isfinite(net._flat).all()
+
+
+def test_a_checkpoint_with_a_loss_a_file_cannot_name_is_refused_before_training(tmp_path):
+    class Mine(cr.Loss):
+        name = "mine"
+
+        def C0(self, a, y, z=None):
+            return ((a - y) ** 2).sum(axis=1)
+
+        def dC0_da(self, a, y):
+            return 2 * (a - y)
+
+    net = cr.Network([2, 2], seed=0)
+    before = net._flat.copy()
+    with pytest.raises(cr.ChainruleError, match=r"checkpoint: a model file names its loss, and 'mine' \(Mine\)"):
+        cr.fit(net, np.ones((4, 2)), np.ones((4, 2)), loss=Mine(), checkpoint=tmp_path / "ck.npz", verbose=0)
+    np.testing.assert_array_equal(net._flat, before)  # nothing trained, nothing lost

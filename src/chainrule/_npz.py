@@ -39,6 +39,8 @@ from typing import IO, Any
 import numpy as np
 
 from ._files import as_path, open_regular
+from ._memory import human_bytes
+from ._validation import not_real_numbers
 from .errors import ChainruleError, shown
 
 __all__ = ["MAX_DEFLATE_RATIO", "Header", "NpzArchive", "available_memory", "read_data_arrays", "read_npz"]
@@ -86,14 +88,6 @@ def available_memory() -> int | None:
         return None
 
 
-def _size_text(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
-        if n < 1000 or unit == "PB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} bytes"  # pragma: no cover
-
-
 @dataclass(frozen=True)
 class Header:
     """What a member's ``.npy`` header says: its dtype, shape and order, and the bytes of data."""
@@ -109,29 +103,10 @@ class Header:
     path: Path | None = None
 
 
-def numeric_only(what: str) -> Callable[[Header], None]:
-    """A header check for data arrays: bool, integer or floating-point dtypes only."""
-
-    def check(h: Header) -> None:
-        if h.dtype.kind not in "biuf":
-            raise ChainruleError(
-                f"{h.path}: the array {h.name!r} has dtype {h.dtype} ({_kind_text(h.dtype)}); "
-                f"a {what} holds numbers (bool, int, uint or float)"
-            )
-
-    return check
-
-
-def _kind_text(dt: np.dtype) -> str:
-    return {
-        "c": "complex numbers",
-        "M": "dates",
-        "m": "time spans",
-        "S": "bytes",
-        "U": "text",
-        "V": "raw or structured records",
-        "O": "Python objects",
-    }.get(dt.kind, "not numbers")
+def numeric_only(h: Header) -> None:
+    """A header check for data arrays: bool, integer or floating-point dtypes only (no records)."""
+    if h.dtype.kind not in "biuf" or h.dtype.fields is not None:
+        raise not_real_numbers(h.name, h.path, h.dtype)
 
 
 class NpzArchive:
@@ -328,15 +303,15 @@ class NpzArchive:
             packed = max(info.compress_size, 1024)
             limits.append((packed * MAX_DEFLATE_RATIO, f"{MAX_DEFLATE_RATIO} times its {packed} bytes in the archive"))
         if max_bytes is not None:
-            limits.append((max_bytes, f"the limit of {_size_text(max_bytes)}"))
+            limits.append((max_bytes, f"the limit of {human_bytes(max_bytes)}"))
         memory = available_memory()
         if memory is not None:
-            limits.append((memory, f"the {_size_text(memory)} of memory available"))
+            limits.append((memory, f"the {human_bytes(memory)} of memory available"))
         for limit, text in limits:
             if h.nbytes > limit:
                 raise ChainruleError(
                     f"{self.path}: the array {h.name!r} claims shape {shown(h.shape)} of {h.dtype}, "
-                    f"which needs {_size_text(h.nbytes)}, more than {text}; refused before reading it"
+                    f"which needs {human_bytes(h.nbytes)}, more than {text}; refused before reading it"
                 )
 
 
@@ -382,7 +357,7 @@ def read_npz(
         total = sum(h.nbytes for h in headers)
         if max_bytes is not None and total > max_bytes:
             raise ChainruleError(
-                f"{z.path}: its arrays need {_size_text(total)}, more than the limit of {_size_text(max_bytes)}"
+                f"{z.path}: its arrays need {human_bytes(total)}, more than the limit of {human_bytes(max_bytes)}"
             )
         return {n: z.read(n) for n in wanted}
 
@@ -395,4 +370,4 @@ def read_data_arrays(
     Arrays that are not bool, integer or float (complex, dates, text, records, objects) are refused
     with a :class:`~chainrule.errors.ChainruleError` naming the array and its dtype.
     """
-    return read_npz(path, what=what, names=names, check=numeric_only(what), allow_extra=True, max_bytes=max_bytes)
+    return read_npz(path, what=what, names=names, check=numeric_only, allow_extra=True, max_bytes=max_bytes)

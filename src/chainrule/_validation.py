@@ -28,6 +28,28 @@ __all__ = [
 ]
 
 
+#: what a NumPy dtype kind holds, for messages about arrays that are not real numbers
+KIND_NAMES = {
+    "c": "complex numbers",
+    "M": "dates and times",
+    "m": "time deltas",
+    "U": "strings",
+    "S": "bytes",
+    "O": "Python objects",
+    "V": "structured records",
+}
+
+
+def not_real_numbers(name: str, source: object, dtype: np.dtype) -> ChainruleError:
+    """The error for an array ``name`` (in ``source``) whose dtype is not bool, int, uint or float."""
+    text = str(dtype)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return ChainruleError(
+        f"{name} in {source} has dtype {text} ({KIND_NAMES.get(dtype.kind, 'not numbers')}); "
+        f"{name} must hold real numbers (bool, int, uint or float)"
+    )
+
+
 def _bounds(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
     parts = []
     if low is not None:
@@ -142,10 +164,9 @@ def as_numeric(name: str, values: Any, dtype: np.dtype) -> np.ndarray:
                 f"{name} holds {shown(arr[i])} at [{where}], too large for a floating-point number"
             ) from None
     if arr.dtype.kind not in "biuf":
-        what = {"U": "strings", "S": "bytes", "c": "complex numbers", "M": "dates", "m": "time deltas"}
         raise ChainruleError(
             f"{name} must be numeric (bool, int or float); got dtype {arr.dtype} "
-            f"({what.get(arr.dtype.kind, 'not numbers')})"
+            f"({KIND_NAMES.get(arr.dtype.kind, 'not numbers')})"
         )
     if arr.dtype == dtype:
         return arr

@@ -32,8 +32,8 @@ from typing import IO, Any
 import numpy as np
 
 from ._files import as_path, open_regular
-from ._npz import read_npz
-from ._validation import as_int, as_numeric, as_seed, check_finite
+from ._npz import read_data_arrays
+from ._validation import as_int, as_numeric, as_seed, check_finite, not_real_numbers
 from .errors import ChainruleError, shown
 from .network import Network
 
@@ -132,30 +132,14 @@ def _read_npz(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     shape, no pickle, no encrypted member), the CRC checked. Every failure is a ChainruleError or an
     OSError naming ``path``.
     """
-    return read_npz(path, what="data file", names=names, allow_extra=True)  # dtypes: _check_xy says more
-
-
-_KINDS = {
-    "c": "complex numbers",
-    "M": "dates and times",
-    "m": "time deltas",
-    "U": "strings",
-    "S": "bytes",
-    "O": "Python objects",
-    "V": "structured records",
-}
+    return read_data_arrays(path, names=names, what="data file")
 
 
 def _numeric(source: object, name: str, arr: np.ndarray) -> np.ndarray:
     """``arr`` if it holds real numbers (bool, int, uint, float), else an error naming it and its dtype."""
     arr = np.asarray(arr)
     if arr.dtype.kind not in "biuf" or arr.dtype.fields is not None:
-        dtype = str(arr.dtype)
-        dtype = dtype if len(dtype) <= 60 else dtype[:57] + "..."
-        raise ChainruleError(
-            f"{name} in {source} has dtype {dtype} ({_KINDS.get(arr.dtype.kind, 'not numbers')}); "
-            f"{name} must hold real numbers (bool, int, uint or float)"
-        )
+        raise not_real_numbers(name, source, arr.dtype)
     return arr
 
 

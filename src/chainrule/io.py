@@ -25,7 +25,6 @@ import json
 import math
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ import numpy as np
 from ._files import as_path, atomic_write
 from ._npz import NpzArchive
 from .activations import ACTIVATIONS, get_activation
+from .data import Standardizer
 from .errors import ChainruleError, shown, unknown_name
 from .losses import LOSSES, get_loss
 from .network import Network, n_parameters, require_network
@@ -230,11 +230,10 @@ def _validate_info(info: dict[str, Any], sizes: list[int]) -> None:
                     f"has corrupt metadata: info.input_scaling.{key} must be {n_0} finite numbers (one per input); "
                     f"got {shown(v)}"
                 )
-        if not all(x >= sys.float_info.min for x in s["scale"]):  # > 0, and not subnormal: dividing by it overflows
-            raise ChainruleError(
-                f"has corrupt metadata: info.input_scaling.scale must be > 0 (at least {sys.float_info.min:.3g}); "
-                f"got {shown(s['scale'])}"
-            )
+        try:  # the rules the scaling itself holds to: every scale > 0 and normal, so dividing cannot overflow
+            Standardizer.from_dict(s)
+        except ChainruleError as exc:
+            raise ChainruleError(f"has corrupt metadata: info.input_scaling: {exc}") from None
     if "classes" in info:
         c = info["classes"]
         expected = max(n_L, 2)

@@ -34,7 +34,7 @@ from ._files import as_path
 from ._validation import all_finite, as_bool, as_float, as_int, as_seed, check_finite
 from .backprop import Workspace, _gradients, _prepare, workspace
 from .errors import ChainruleError, shown
-from .losses import Loss
+from .losses import LOSSES, Loss
 from .network import Network, classes_of, require_network
 from .optim import SGD, Optimizer, get_optimizer
 
@@ -507,6 +507,11 @@ def fit(
     every = as_int("checkpoint_every", checkpoint_every, low=1)
     verbose = _verbose(verbose)
     Xt, Yt, loss_, _ = _prepare(net, X, Y, loss)
+    if checkpoint_path is not None and LOSSES.get(loss_.name) is None:
+        raise ChainruleError(
+            f"checkpoint: a model file names its loss, and {shown(loss_.name)} ({type(loss_).__name__}) is not one "
+            f"of chainrule's losses ({', '.join(sorted(LOSSES))}); train without a checkpoint and save the network"
+        )
     classification = _is_classification(Y, Yt)
     Xv = Yv = None
     if validation_fraction is not None:
