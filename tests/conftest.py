@@ -147,6 +147,17 @@ def fd_gradients(net: cr.Network, X, Y, loss: str, h: float = 1e-6, sample_weigh
     return grads[:L], (grads[L:] if biases is not None else None)
 
 
+def _oracle_loss(loss: str, a, y, log):
+    """Each sample's loss for the autograd oracles, written out from the formulas (any array library)."""
+    if loss == "squared_error":
+        return ((a - y) ** 2).sum(1)
+    if loss == "mse":
+        return ((a - y) ** 2).sum(1) / a.shape[1]
+    if loss == "cross_entropy":
+        return -(y * log(a)).sum(1)
+    return -(y * log(a) + (1 - y) * log(1 - a)).sum(1)
+
+
 def torch_gradients(net: cr.Network, X, Y, loss: str, per_sample: bool = False):
     """PyTorch autograd, float64, explicit reductions: sum over outputs, mean over samples."""
     torch = pytest.importorskip("torch")
@@ -169,13 +180,7 @@ def torch_gradients(net: cr.Network, X, Y, loss: str, per_sample: bool = False):
             if bs is not None:
                 z = z + bs[l]
             a = acts[net.g[l + 1].name](z)
-        if loss == "squared_error":
-            return ((a - y) ** 2).sum(dim=1)
-        if loss == "mse":
-            return ((a - y) ** 2).sum(dim=1) / a.shape[1]
-        if loss == "cross_entropy":
-            return -(y * torch.log(a)).sum(dim=1)
-        return -(y * torch.log(a) + (1 - y) * torch.log(1 - a)).sum(dim=1)
+        return _oracle_loss(loss, a, y, torch.log)
 
     X_t = torch.tensor(np.asarray(X, dtype=np.float64))
     Y_t = torch.tensor(np.asarray(Y, dtype=np.float64))
@@ -220,13 +225,7 @@ def jax_gradients(net: cr.Network, X, Y, loss: str, per_sample: bool = False):
             if bias:
                 z = z + bs[l]
             a = acts[names[l]](z)
-        if loss == "squared_error":
-            return ((a - y) ** 2).sum(axis=1)
-        if loss == "mse":
-            return ((a - y) ** 2).sum(axis=1) / a.shape[1]
-        if loss == "cross_entropy":
-            return -(y * jnp.log(a)).sum(axis=1)
-        return -(y * jnp.log(a) + (1 - y) * jnp.log(1 - a)).sum(axis=1)
+        return _oracle_loss(loss, a, y, jnp.log)
 
     params = (
         [jnp.asarray(np.asarray(W, dtype=np.float64)) for W in net.W],
