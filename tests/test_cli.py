@@ -490,3 +490,31 @@ def test_ctrl_c_while_the_results_are_written_is_held_until_they_are(tmp_path, m
     for name in ("model.npz", "test.npz", "loss.png"):
         assert (tmp_path / "r" / name).exists()
     assert "interrupted (Ctrl-C) after training; saved in r/model.npz" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_the_command_is_still_loading_is_one_line_and_exit_130(monkeypatch, capsys):
+    import builtins
+
+    import chainrule_launch
+
+    real_import = builtins.__import__
+
+    def interrupted(name, *args, **kwargs):
+        if name == "chainrule.cli":  # Ctrl-C while Python imports NumPy and chainrule
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    with pytest.raises(SystemExit) as info:
+        chainrule_launch.main()
+    assert info.value.code == 130
+    assert capsys.readouterr().err == "chainrule: interrupted (Ctrl-C)\n"
+
+
+def test_the_console_script_runs_the_command(tmp_path):
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "chainrule"  # installed beside this Python by pip
+    assert script.exists(), f"the chainrule console script is not installed at {script}"
+    out = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("chainrule ")

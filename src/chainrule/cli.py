@@ -634,6 +634,3 @@ def run(argv: Sequence[str] | None = None) -> NoReturn:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(status)
-
-
-_entry = run  # the console script's name for it (pyproject.toml)
