@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from .errors import ChainruleError, shown
 
-__all__ = ["STALE_SECONDS", "as_path", "atomic_write", "open_regular"]
+__all__ = ["STALE_SECONDS", "as_path", "atomic_write", "naming", "open_regular"]
 
 _TMP_SUFFIX = ".tmp"
 
@@ -167,7 +167,7 @@ def _remove_stale(folder: Path, name: str) -> None:
                 os.unlink(entry.path)
 
 
-def _named(exc: OSError, path: Path, text: str | None = None) -> OSError:
+def naming(exc: OSError, path: Path, text: str | None = None) -> OSError:
     """``exc`` again, naming ``path`` (the target, never a temporary file)."""
     return type(exc)(exc.errno, text or exc.strerror or str(exc), str(path))
 
@@ -184,7 +184,7 @@ def atomic_write(path: Any, write: Callable[[IO[bytes]], None], *, name: str = "
     except FileNotFoundError:
         mode = None
     except OSError as exc:
-        raise _named(exc, path) from None
+        raise naming(exc, path) from None
     if mode is not None and stat.S_ISDIR(mode):
         raise IsADirectoryError(21, "is a folder; give a file name to write", str(path))
     if mode is not None and not stat.S_ISREG(mode):
@@ -194,7 +194,7 @@ def atomic_write(path: Any, write: Callable[[IO[bytes]], None], *, name: str = "
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=_TMP_SUFFIX, dir=folder)
     except OSError as exc:
-        raise _named(exc, path, f"cannot write here: {exc.strerror}") from None
+        raise naming(exc, path, f"cannot write here: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -206,7 +206,7 @@ def atomic_write(path: Any, write: Callable[[IO[bytes]], None], *, name: str = "
         _sync_folder(folder)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise _named(exc, path) from None
+        raise naming(exc, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -97,7 +97,7 @@ def require_memory(nbytes: int, what: str, detail: str = "") -> None:
     """Raise :class:`ChainruleError` when ``what`` would need more than :data:`MEMORY_LIMIT` bytes:
     "``what`` would need 40 TB ``detail``; this machine has 24 GB"."""
     if nbytes > MEMORY_LIMIT:
-        raise TooLargeError(f"{what} would need {human_bytes(nbytes)}{detail}; {_machine()}")
+        raise out_of_memory(nbytes, what, detail)
 
 
 def out_of_memory(nbytes: int, what: str, detail: str = "") -> ChainruleError:

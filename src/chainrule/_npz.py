@@ -38,7 +38,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ._files import as_path, open_regular
+from ._files import as_path, naming, open_regular
 from ._memory import human_bytes
 from ._validation import not_real_numbers
 from .errors import ChainruleError, shown
@@ -181,7 +181,7 @@ class NpzArchive:
         except OSError as exc:
             if exc.errno is None or exc.errno == errno.EINVAL:  # a seek to an impossible offset
                 raise ChainruleError(f"{lead}: {shown(str(exc))}") from None
-            raise type(exc)(exc.errno, exc.strerror, str(self.path)) from None
+            raise naming(exc, self.path) from None
 
     # ------------------------------------------------------------------ members
     @property

@@ -50,6 +50,11 @@ def not_real_numbers(name: str, source: object, dtype: np.dtype) -> ChainruleErr
     )
 
 
+def undefined_methods(cls: type, base: type, names: tuple[str, ...]) -> list[str]:
+    """The methods among ``names`` that subclass ``cls`` leaves as ``base`` has them (unimplemented)."""
+    return [m for m in names if getattr(cls, m) is getattr(base, m)]
+
+
 def _bounds(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
     parts = []
     if low is not None:

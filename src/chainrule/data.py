@@ -5,13 +5,13 @@
 * :func:`read_csv`: a numeric table with the target column chosen by name or index (or the last
   column, when that is no guess); the result says which column it is.
 * :func:`load_xy`: ``X`` and ``Y`` for a given network: ``.npz`` with arrays ``X`` and ``Y``
-  (read with ``allow_pickle=False``), or ``.csv`` whose first ``n_0`` columns are the inputs.
-  :func:`load_inputs`: ``X`` alone.
+  (read by :mod:`chainrule._npz`, headers first, never unpickled), or ``.csv`` whose first ``n_0``
+  columns are the inputs. :func:`load_inputs`: ``X`` alone.
+* :func:`train_test_split`, :class:`Standardizer` (fitted on the training part only), :func:`one_hot`.
 
 Data files are read only when they are regular files (never a device or a FIFO), CSV files as
 UTF-8 (a byte-order mark is dropped), one line at a time. Whatever a file holds, reading it ends in
 the arrays or in a :class:`~chainrule.errors.ChainruleError` (or an ``OSError`` naming the path).
-* :func:`train_test_split`, :class:`Standardizer` (fitted on the training part only), :func:`one_hot`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 
 from ._files import as_path, open_regular
 from ._npz import read_data_arrays
-from ._validation import as_int, as_numeric, as_seed, check_finite, not_real_numbers
+from ._validation import as_int, as_numeric, as_seed, check_finite
 from .errors import ChainruleError, shown
 from .network import Network
 
@@ -85,7 +85,7 @@ def load_xy(path: str | os.PathLike, n_inputs: int, target: str | int | None = N
                 f"target (--target) picks a column of a CSV file; {path} is an .npz file, whose arrays X and Y "
                 f"are the inputs and the targets: leave target out (got {shown(target)})"
             )
-        arrays = _read_npz(path, ("X", "Y"))
+        arrays = read_data_arrays(path, ("X", "Y"))
         return _check_xy(path, arrays["X"], arrays["Y"])  # type: ignore[return-value]
     if target is not None:
         data = read_csv(path, target)
@@ -104,7 +104,7 @@ def load_inputs(path: str | os.PathLike, n_inputs: int) -> np.ndarray:
     path = as_path("path", path)
     n_inputs = as_int("n_inputs", n_inputs, low=1)
     if _suffix(path) == ".npz":
-        return _check_xy(path, _read_npz(path, ("X",))["X"], None)[0]
+        return _check_xy(path, read_data_arrays(path, ("X",))["X"], None)[0]
     table, _ = _read_table(path)
     if table.shape[1] < n_inputs:
         raise ChainruleError(f"{path} has {table.shape[1]} columns; the network takes n_0 = {n_inputs} inputs")
@@ -121,33 +121,16 @@ def _suffix(path: Path) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# .npz data files: reading (one function, to be swapped for a streaming reader) and checking.
-
-
-def _read_npz(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The arrays ``names`` of the ``.npz`` data file ``path``, their dtype checked, shape not yet.
-
-    Read by :func:`chainrule._npz.read_data_arrays`, the reader model files use too: a regular file
-    only, each member's header checked before its data is read (no zip bomb, no huge declared
-    shape, no pickle, no encrypted member), the CRC checked. Every failure is a ChainruleError or an
-    OSError naming ``path``.
-    """
-    return read_data_arrays(path, names=names, what="data file")
-
-
-def _numeric(source: object, name: str, arr: np.ndarray) -> np.ndarray:
-    """``arr`` if it holds real numbers (bool, int, uint, float), else an error naming it and its dtype."""
-    arr = np.asarray(arr)
-    if arr.dtype.kind not in "biuf" or arr.dtype.fields is not None:
-        raise not_real_numbers(name, source, arr.dtype)
-    return arr
+# .npz data files: read by chainrule._npz.read_data_arrays (the reader model files use too: a
+# regular file only, each member's header checked before its data is read, so no zip bomb, huge
+# declared shape, pickle, encrypted member or non-numeric dtype gets further; the CRC checked),
+# then checked here.
 
 
 def _check_xy(source: object, X: np.ndarray, Y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """The checks every data file's arrays pass, whatever reads them: ``X`` 2-D ``(n_samples,
-    n_features)``, non-empty, real numbers, finite; ``Y`` (when given) 1-D labels or 2-D, numeric,
-    finite, one row per sample of ``X``. Returns them unchanged (no copy)."""
-    X = _numeric(source, "X", X)
+    """The checks an ``.npz`` data file's arrays pass after the reader has checked their dtypes (real
+    numbers): ``X`` 2-D ``(n_samples, n_features)``, non-empty, finite; ``Y`` (when given) 1-D labels
+    or 2-D, finite, one row per sample of ``X``. Returns them unchanged (no copy)."""
     if X.ndim == 1:
         raise ChainruleError(
             f"X in {source} is 1-D, shape {X.shape}; X must be 2-D, (n_samples, n_features): save "
@@ -162,7 +145,6 @@ def _check_xy(source: object, X: np.ndarray, Y: np.ndarray | None) -> tuple[np.n
         check_finite(f"X in {source}", X)
     if Y is None:
         return X, None
-    Y = _numeric(source, "Y", Y)
     if Y.ndim not in (1, 2) or (Y.ndim == 2 and Y.shape[1] == 0):
         raise ChainruleError(
             f"Y in {source} has shape {Y.shape}; Y must be 1-D (one label or value per sample) "
@@ -173,11 +155,6 @@ def _check_xy(source: object, X: np.ndarray, Y: np.ndarray | None) -> tuple[np.n
     if Y.dtype.kind == "f":
         check_finite(f"Y in {source}", Y, ("row", "column") if Y.ndim == 2 else ("sample",))
     return X, Y
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).replace("\n", " ")
-    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _listed(names: list[str], most: int = 20) -> str:

@@ -395,11 +395,6 @@ def fit(
         order=(lambda: rng.permutation(n)) if shuffle and bs < n else (lambda: np.arange(n)),
         batch=batch,
         step=step,
-        validate=None,
-        restore_best=False,
-        min_delta=0.0,
-        patience=None,
-        checkpoint=None,
         callbacks=cbs,
         verbose=verbose,
     )

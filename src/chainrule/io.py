@@ -8,8 +8,8 @@ canonical JSON) and of the arrays. Files are
 
 * written atomically (:func:`chainrule._files.atomic_write`): to a temporary file in the same
   folder, flushed to disk, then renamed over the target, so a crash never leaves a half-written
-  model behind; temporaries of killed saves are removed by the next save of the same target, and
-  the file gets the permissions of any new file (the umask);
+  model behind; temporaries of killed saves are removed by a later save of the same target; a new
+  file gets the permissions of any new file (the umask), a file written over keeps its own;
 * read safely (:mod:`chainrule._npz`): regular files only, every array's header checked against
   the metadata before any data is read, bounded memory, never unpickled;
 * validated: every metadata field is checked (types, known names, ranges, nesting, lengths) and

@@ -22,6 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ._validation import undefined_methods
 from .activations import Activation, Sigmoid, Softmax
 from .errors import ChainruleError, shown, unknown_name
 
@@ -235,7 +236,7 @@ _complete: set[type] = set()  # Loss classes that define C0 and dC0_da
 
 def _require_complete(cls: type) -> None:
     """Refuse a custom loss that lacks ``C0`` or ``dC0_da`` here, not with NotImplementedError mid-pass."""
-    missing = [m for m in ("C0", "dC0_da") if getattr(cls, m) is getattr(Loss, m)]
+    missing = undefined_methods(cls, Loss, ("C0", "dC0_da"))
     if missing:
         raise ChainruleError(
             f"loss: {cls.__name__} does not define {' and '.join(missing)}; a Loss subclass needs both"

@@ -19,7 +19,17 @@ from typing import Any
 import numpy as np
 
 from ._memory import TooLargeError, carve, human_count, out_of_memory, require_memory
-from ._validation import _all_finite, all_finite, as_bool, as_inputs, as_int, as_numeric, as_seed, check_finite
+from ._validation import (
+    _all_finite,
+    all_finite,
+    as_bool,
+    as_inputs,
+    as_int,
+    as_numeric,
+    as_seed,
+    check_finite,
+    undefined_methods,
+)
 from .activations import Activation, Sigmoid, Softmax, get_activation
 from .errors import ChainruleError, shown
 from .layers import LayerList
@@ -61,8 +71,6 @@ class _ParameterList(LayerList[np.ndarray]):
         new = as_numeric(f"{self.name}[{l}]", value, self._dtype)
         if new.shape != old.shape:
             raise ChainruleError(f"{self.name}[{l}] must keep its shape {old.shape}; got {new.shape}")
-        with np.errstate(over="ignore"):  # a float64 value beyond float32's range is inf here: refused below
-            new = new.astype(self._dtype, copy=False)
         check_finite(f"{self.name}[{l}]", new, ("node j", "node k"))  # a network never holds NaN or inf
         np.copyto(old, new)
 
@@ -367,27 +375,33 @@ class Network:
         ((2, 1), array([[11.]]))
         """
         Ws = _as_weights(weights, dtype)
-        dt = Ws[0].dtype
         sizes = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
-        net = cls.__new__(cls)
-        net.sizes = tuple(int(n) for n in sizes)
-        net.dtype = dt
-        net.g = LayerList(_activations(activation, output_activation, len(Ws)), first=1, name="g")
-        net._check_activations()
-        bs = None if biases is None else _as_biases(biases, sizes, dt)
-        net._set_parameters(Ws, bs)
+        bs = None if biases is None else _as_biases(biases, sizes, Ws[0].dtype)
+        net = cls._unfilled(sizes, activation, bs is not None, Ws[0].dtype, output_activation)
+        for view, W in zip(net.W.to_list(), Ws):
+            np.copyto(view, W)
+        for view, b in zip(net.b.to_list() if net.b is not None else [], bs or []):
+            np.copyto(view, b)
         net.check()
         return net
 
     @classmethod
-    def _unfilled(cls, sizes: Sequence[int], activation: Sequence[ActivationSpec], bias: bool, dtype: Any) -> Network:
-        """A network whose weights are allocated but not yet written (biases are 0): for a reader
-        that fills ``net.W[l]`` and ``net.b[l]`` in place, so that loading a model file takes the
-        memory of its parameters once. The reader must fill every weight, then call :meth:`check`."""
+    def _unfilled(
+        cls,
+        sizes: Sequence[int],
+        activation: ActivationSpec | Sequence[ActivationSpec],
+        bias: bool,
+        dtype: Any,
+        output_activation: ActivationSpec | None = None,
+    ) -> Network:
+        """A network whose weights are allocated but not yet written (biases are 0): for a caller
+        that fills ``net.W[l]`` and ``net.b[l]`` in place (:meth:`from_weights`, and the model
+        loader, so that loading a file takes the memory of its parameters once). The caller must
+        fill every weight, then call :meth:`check`."""
         net = cls.__new__(cls)
         net.sizes = _as_sizes(sizes)
         net.dtype = _as_dtype(dtype)
-        net.g = LayerList(_activations(activation, None, len(net.sizes) - 1), first=1, name="g")
+        net.g = LayerList(_activations(activation, output_activation, len(net.sizes) - 1), first=1, name="g")
         net._check_activations()
         require_parameter_memory(net.sizes, bias, net.dtype)
         net._set_parameters(None, bias)
@@ -396,7 +410,7 @@ class Network:
     def _check_activations(self) -> None:
         for l, g in self.g.items():
             cls = type(g)
-            missing = [m for m in ("g", "g_prime") if getattr(cls, m) is getattr(Activation, m)]
+            missing = undefined_methods(cls, Activation, ("g", "g_prime"))
             if "g_prime" in missing and not g.elementwise:
                 missing.remove("g_prime")  # softmax-like activations give jacobian and backward instead
             if missing:

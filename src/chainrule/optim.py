@@ -186,10 +186,10 @@ class Optimizer:
     def _bind(self, net: Network) -> None:
         """The state (momenta, moments) belongs to one network's parameters: stepping another
         network starts it afresh, instead of applying one network's momenta to another."""
-        owner = getattr(self, "_owner", None)
-        if owner is not None and owner() is not net:
-            self._state.clear()
+        owner = getattr(self, "_owner", None)  # absent in a fresh, copied or unpickled optimizer
         if owner is None or owner() is not net:
+            if owner is not None:
+                self._state.clear()
             self._owner = weakref.ref(net)
 
     def __getstate__(self) -> dict[str, Any]:

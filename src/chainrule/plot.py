@@ -18,6 +18,7 @@ import numpy as np
 from ._files import as_path, atomic_write
 from ._validation import as_bool, as_int
 from .errors import ChainruleError, shown
+from .render import require_explanation
 
 if TYPE_CHECKING:
     from .explain import Explanation
@@ -91,10 +92,7 @@ def plot_explanation(
     Returns the matplotlib ``Figure``. A ``path`` with another suffix is refused before drawing;
     the file is written atomically.
     """
-    from .explain import Explanation
-
-    if not isinstance(e, Explanation):
-        raise ChainruleError(f"e must be an Explanation (from chainrule.explain); got {type(e).__name__}")
+    require_explanation(e)
     target = picture_path(path)
     color_by_gradient = as_bool("color_by_gradient", color_by_gradient)
     try:

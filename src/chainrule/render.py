@@ -123,12 +123,17 @@ def _param(e: Explanation, t: Notation) -> str:
     return t.node("b", str(e.j), e.layer) if e.bias else t.node("w", f"{e.j}{e.k}", e.layer)
 
 
-def _check(e: Any, max_samples: Any) -> int:
-    """The checks at the edge of every rendering: an Explanation, and ``max_samples >= 1``."""
+def require_explanation(e: Any) -> None:
+    """The check at the edge of every rendering and picture: ``e`` is an :class:`Explanation`."""
     from .explain import Explanation
 
     if not isinstance(e, Explanation):
         raise ChainruleError(f"e must be an Explanation (from chainrule.explain); got {type(e).__name__}")
+
+
+def _check(e: Any, max_samples: Any) -> int:
+    """The checks at the edge of every rendering: an Explanation, and ``max_samples >= 1``."""
+    require_explanation(e)
     return as_int("max_samples", max_samples, low=1)
 
 

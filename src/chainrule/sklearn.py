@@ -39,7 +39,7 @@ from .explain import Explanation, explain
 from .losses import LOSSES
 from .network import Network
 from .optim import SGD, Adam, Optimizer
-from .train import Callback, fit
+from .train import Callback, _verbose, fit
 
 __all__ = ["InputTypeError", "MLPClassifier", "MLPRegressor"]
 
@@ -172,10 +172,7 @@ class _BaseMLP(BaseEstimator):
         as_float("validation_fraction", self.validation_fraction, low=0, high=1, low_open=True, high_open=True)
         as_int("n_iter_no_change", self.n_iter_no_change, low=1)
         as_float("tol", self.tol, low=0)
-        if isinstance(self.verbose, (bool, np.bool_)):
-            pass
-        else:
-            as_int("verbose", self.verbose, low=0)
+        _verbose(self.verbose)
         rs = self.random_state
         if isinstance(rs, np.random.RandomState):  # scikit-learn's own kind: draw a seed from it, as its estimators do
             self._seed: Any = int(rs.randint(np.iinfo(np.int32).max))

@@ -144,9 +144,7 @@ class History:
         """Cut the lists to the epochs fully recorded (after an interruption in the middle of a row)."""
         filled = [v for v in (self.loss, self.accuracy, self.val_loss, self.val_accuracy, self.lr, self.seconds) if v]
         n = min((len(v) for v in filled), default=0)
-        for values in (self.loss, self.lr, self.seconds):
-            del values[n:]
-        for values in (self.accuracy, self.val_loss, self.val_accuracy):
+        for values in (self.loss, self.accuracy, self.val_loss, self.val_accuracy, self.lr, self.seconds):
             del values[n:]
         if self.best_epoch is not None and self.best_epoch > n:
             self.best_epoch = None
@@ -587,13 +585,13 @@ def _train_loop(
     order: Callable[[], np.ndarray],
     batch: Callable[[np.ndarray], tuple[float, int]],
     step: Callable[[], None],
-    validate: Callable[[], dict[str, float]] | None,
-    restore_best: bool,
-    min_delta: float,
-    patience: int | None,
-    checkpoint: tuple[Path, Loss, int] | None,
     callbacks: list[Callback],
     verbose: int,
+    validate: Callable[[], dict[str, float]] | None = None,
+    restore_best: bool = False,
+    min_delta: float = 0.0,
+    patience: int | None = None,
+    checkpoint: tuple[Path, Loss, int] | None = None,
 ) -> History:
     """The training loop of :func:`fit` and ``distributed.fit``: epochs of minibatch steps, the
     History, the best epoch, early stopping, checkpoints, callbacks and every way training stops.
