@@ -66,6 +66,8 @@ def ref_g(name: str, z: np.ndarray) -> np.ndarray:
         return np.where(z > 0, z, 0.01 * z)
     if name == "softplus":
         return np.log1p(np.exp(z))
+    if name == "exp":
+        return np.exp(z)
     if name == "softmax":
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
@@ -82,6 +84,7 @@ def ref_g_prime(name: str, z: np.ndarray) -> np.ndarray:
         "relu": (z > 0).astype(float),
         "leaky_relu": np.where(z > 0, 1.0, 0.01),
         "softplus": s,
+        "exp": np.exp(z),
     }[name]
 
 
@@ -170,6 +173,7 @@ def torch_gradients(net: cr.Network, X, Y, loss: str, per_sample: bool = False):
         "relu": torch.relu,
         "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
         "softplus": lambda z: torch.nn.functional.softplus(z, threshold=50.0),
+        "exp": torch.exp,
         "softmax": lambda z: torch.softmax(z, dim=1),
     }
 
@@ -212,6 +216,7 @@ def jax_gradients(net: cr.Network, X, Y, loss: str, per_sample: bool = False):
         "relu": jax.nn.relu,
         "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.01),
         "softplus": jax.nn.softplus,
+        "exp": jnp.exp,
         "softmax": lambda z: jax.nn.softmax(z, axis=1),
     }
     names = [net.g[l].name for l in range(1, net.L + 1)]

@@ -79,7 +79,7 @@ def test_huge_but_finite_values_are_accepted(net):
 def test_unknown_activation_lists_valid_names():
     with pytest.raises(
         ChainruleError,
-        match=r"unknown activation 'sigmod'; valid names: identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh\. Did you mean 'sigmoid'\?",
+        match=r"unknown activation 'sigmod'; valid names: exp, identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh\. Did you mean 'sigmoid'\?",
     ):
         cr.Network([2, 2], activation="sigmod")
 
