@@ -101,6 +101,8 @@ def ref_dC0_da(name: str, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         return 2 * (a - y) / a.shape[-1]
     if name == "cross_entropy":
         return -y / a
+    if name == "poisson":
+        return 1 - y / a
     return (a - y) / (a * (1 - a))
 
 
@@ -113,6 +115,8 @@ def ref_C0(name: str, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         return -(y * np.log(a)).sum(axis=1)
     if name == "binary_cross_entropy":
         return -(y * np.log(a) + (1 - y) * np.log(1 - a)).sum(axis=1)
+    if name == "poisson":  # half the Poisson deviance, y log(y / a) = 0 at y = 0
+        return (np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / a), 0) - y + a).sum(axis=1)
     raise KeyError(name)
 
 
@@ -158,7 +162,11 @@ def _oracle_loss(loss: str, a, y, log):
         return ((a - y) ** 2).sum(1) / a.shape[1]
     if loss == "cross_entropy":
         return -(y * log(a)).sum(1)
-    return -(y * log(a) + (1 - y) * log(1 - a)).sum(1)
+    if loss == "poisson":  # y log y as y log(y + [y = 0]): 0 at y = 0 without a where
+        return (y * log(y + (y == 0)) - y * log(a) - y + a).sum(1)
+    if loss == "binary_cross_entropy":
+        return -(y * log(a) + (1 - y) * log(1 - a)).sum(1)
+    raise KeyError(loss)
 
 
 def torch_gradients(net: cr.Network, X, Y, loss: str, per_sample: bool = False):

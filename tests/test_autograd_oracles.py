@@ -34,6 +34,8 @@ def problems(draw):
         sizes[-1] = max(sizes[-1], 2)
     elif loss == "binary_cross_entropy":
         out = "sigmoid"
+    elif loss == "poisson":
+        out = "exp"
     else:
         out = draw(st.sampled_from(ACTS))
         if out == "softmax":
@@ -61,6 +63,8 @@ def _build(sizes, acts, loss, bias, n, seed):
         Y = np.eye(n_L)[rng.integers(0, n_L, size=n)]
     elif loss == "binary_cross_entropy":
         Y = rng.uniform(size=(n, n_L))
+    elif loss == "poisson":  # counts, zeros among them
+        Y = rng.poisson(1.0, size=(n, n_L)).astype(float)
     else:
         Y = rng.normal(size=(n, n_L))
     return net, X, Y

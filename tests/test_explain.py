@@ -18,6 +18,7 @@ LOSS_OUTPUT = [("squared_error", a) for a in ACTS] + [
     ("mse", "softmax"),
     ("cross_entropy", "softmax"),
     ("binary_cross_entropy", "sigmoid"),
+    ("poisson", "exp"),
 ]
 
 
@@ -34,6 +35,8 @@ def _problem(depth, hidden, out, loss, seed, n=3):
         Y = np.eye(3)[rng.integers(0, 3, size=n)]
     elif loss == "binary_cross_entropy":
         Y = rng.integers(0, 2, size=(n, 3)).astype(float)
+    elif loss == "poisson":
+        Y = rng.poisson(1.0, size=(n, 3)).astype(float)
     else:
         Y = rng.normal(size=(n, 3))
     return net, X, Y
@@ -169,6 +172,20 @@ def test_long_batches_are_summarised():
     text = cr.explain(net, X, Y, layer=1, j=0, k=0).to_text(max_samples=3)
     assert "Sample 2:" in text and "Sample 3:" not in text and "17 more samples" in text
     assert "(1/20)" in text
+
+
+def test_poisson_renders_its_first_term():
+    net, X, Y = _problem(2, "tanh", "exp", "poisson", 11, n=2)
+    e = cr.explain(net, X, Y, layer=2, j=1, k=0, loss="poisson")
+    text = e.to_text()
+    assert "C0 = sum_j [y_j log(y_j / a_j) - y_j + a_j]" in text and "equals backprop's entry" in text
+    assert "(1 - y_1 / a_1^(2))" in text and "exp(z_1^(2))" in text
+    for i in range(2):
+        assert e.term1[i] == pytest.approx(1 - Y[i, 1] / e.a[i], rel=1e-12)
+        assert e.term2[i] == pytest.approx(e.a[i], rel=1e-15)
+        assert e.delta[i] == pytest.approx(e.a[i] - Y[i, 1], rel=1e-10, abs=1e-15)  # the fused a - y
+    tex = e.to_latex()
+    assert r"1 - \frac{y_{1}}{a_{1}^{(2)}}" in tex and r"e^{z_{1}^{(2)}}" in tex
 
 
 @pytest.mark.parametrize(
