@@ -66,6 +66,8 @@ def ref_g(name: str, z: np.ndarray) -> np.ndarray:
         return np.where(z > 0, z, 0.01 * z)
     if name == "softplus":
         return np.log1p(np.exp(z))
+    if name == "exp":
+        return np.exp(z)
     if name == "softmax":
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
@@ -82,6 +84,7 @@ def ref_g_prime(name: str, z: np.ndarray) -> np.ndarray:
         "relu": (z > 0).astype(float),
         "leaky_relu": np.where(z > 0, 1.0, 0.01),
         "softplus": s,
+        "exp": np.exp(z),
     }[name]
 
 
@@ -98,6 +101,8 @@ def ref_dC0_da(name: str, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         return 2 * (a - y) / a.shape[-1]
     if name == "cross_entropy":
         return -y / a
+    if name == "poisson":
+        return 1 - y / a
     return (a - y) / (a * (1 - a))
 
 
@@ -110,6 +115,8 @@ def ref_C0(name: str, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         return -(y * np.log(a)).sum(axis=1)
     if name == "binary_cross_entropy":
         return -(y * np.log(a) + (1 - y) * np.log(1 - a)).sum(axis=1)
+    if name == "poisson":  # half the Poisson deviance, y log(y / a) = 0 at y = 0
+        return (np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / a), 0) - y + a).sum(axis=1)
     raise KeyError(name)
 
 
@@ -155,7 +162,11 @@ def _oracle_loss(loss: str, a, y, log):
         return ((a - y) ** 2).sum(1) / a.shape[1]
     if loss == "cross_entropy":
         return -(y * log(a)).sum(1)
-    return -(y * log(a) + (1 - y) * log(1 - a)).sum(1)
+    if loss == "poisson":  # y log y as y log(y + [y = 0]): 0 at y = 0 without a where
+        return (y * log(y + (y == 0)) - y * log(a) - y + a).sum(1)
+    if loss == "binary_cross_entropy":
+        return -(y * log(a) + (1 - y) * log(1 - a)).sum(1)
+    raise KeyError(loss)
 
 
 def torch_gradients(net: cr.Network, X, Y, loss: str, per_sample: bool = False):
@@ -170,6 +181,7 @@ def torch_gradients(net: cr.Network, X, Y, loss: str, per_sample: bool = False):
         "relu": torch.relu,
         "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
         "softplus": lambda z: torch.nn.functional.softplus(z, threshold=50.0),
+        "exp": torch.exp,
         "softmax": lambda z: torch.softmax(z, dim=1),
     }
 
@@ -212,6 +224,7 @@ def jax_gradients(net: cr.Network, X, Y, loss: str, per_sample: bool = False):
         "relu": jax.nn.relu,
         "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.01),
         "softplus": jax.nn.softplus,
+        "exp": jnp.exp,
         "softmax": lambda z: jax.nn.softmax(z, axis=1),
     }
     names = [net.g[l].name for l in range(1, net.L + 1)]

@@ -5,7 +5,7 @@ import pytest
 from conftest import ref_g
 
 import chainrule as cr
-from chainrule.activations import LeakyReLU, Sigmoid, Softmax
+from chainrule.activations import _LOG_MAX, Exp, LeakyReLU, Sigmoid, Softmax
 
 ELEMENTWISE = sorted(n for n, c in cr.ACTIVATIONS.items() if c.elementwise)
 
@@ -95,6 +95,41 @@ def test_softmax_has_no_elementwise_derivative():
         Softmax().g_prime(np.zeros((1, 2)), np.full((1, 2), 0.5))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_is_e_to_the_z_and_its_own_derivative(dtype):
+    g = Exp()
+    z = np.random.default_rng(6).normal(scale=3, size=(5, 4)).astype(dtype)
+    a = g.g(z)
+    assert a.dtype == dtype and g.init == "glorot" and g.elementwise
+    rtol = 1e-15 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(a, np.exp(z.astype(np.float64)), rtol=rtol)
+    gp = g.g_prime(z, a)
+    assert gp.dtype == dtype and gp is not a
+    np.testing.assert_array_equal(gp, a)  # g'(z) = e^z = a
+    h = 1e-6  # g' against central differences, in float64
+    z64 = z.astype(np.float64)
+    fd = (g.g(z64 + h) - g.g(z64 - h)) / (2 * h)
+    np.testing.assert_allclose(a, fd, rtol=1e-6 if dtype == np.float32 else 1e-8)
+    v = np.random.default_rng(7).normal(size=z.shape).astype(dtype)
+    np.testing.assert_array_equal(g.backward(z, a, v), a * v)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_caps_z_just_below_overflow(dtype):
+    cap = _LOG_MAX[np.dtype(dtype).char]
+    z = np.array([[-1e4, -800.0, -40.0, 0.0, 40.0, cap, cap + 0.5, 800.0, 1e4]], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # no overflow warning escapes
+        a = Exp().g(z)
+        gp = Exp().g_prime(z, a)
+    assert a.dtype == dtype and np.isfinite(a).all() and np.isfinite(gp).all()
+    top = np.exp(dtype(cap))  # e^cap: 0.99 of the largest float, the most a can be
+    assert np.isfinite(top) and top > 0.98 * np.finfo(dtype).max
+    assert (a[0, 5:] == top).all()  # e^z is beyond the dtype above the cap: a saturates there
+    assert a[0, 0] == 0 and a[0, 1] == 0  # e^z underflows, as it does
+    assert a[0, 3] == 1
+    assert a[0, 4] == pytest.approx(np.exp(40.0), rel=1e-14 if dtype == np.float64 else 1e-6)
+
+
 def test_softplus_is_stable():
     g = cr.get_activation("softplus")
     z = np.array([[-1000.0, 0.0, 1000.0]])
@@ -114,7 +149,16 @@ def test_float32_stays_float32(name):
 
 
 def test_registry_names_and_repr():
-    assert sorted(cr.ACTIVATIONS) == ["identity", "leaky_relu", "relu", "sigmoid", "softmax", "softplus", "tanh"]
+    assert sorted(cr.ACTIVATIONS) == [
+        "exp",
+        "identity",
+        "leaky_relu",
+        "relu",
+        "sigmoid",
+        "softmax",
+        "softplus",
+        "tanh",
+    ]
     for name in cr.ACTIVATIONS:
         g = cr.get_activation(name)
         assert g.name == name and str(g) == name

@@ -9,6 +9,7 @@ import pytest
 import chainrule as cr
 from chainrule.cli import main
 from chainrule.data import article_example
+from chainrule.io import read_metadata
 from chainrule.render import num
 
 
@@ -189,6 +190,26 @@ def test_train_on_a_csv_with_any_labels(tmp_path):
     pr = run("predict", "--model", "run/model.npz", "--data", "d.csv", "--target", "kind", cwd=tmp_path)
     preds = [line.split(",")[0] for line in pr.stdout.strip().splitlines()[1:]]
     assert set(preds) <= {"5", "7"} and np.mean(np.array(preds, dtype=int) == y) > 0.9
+
+
+def test_train_a_poisson_regression_gets_the_exp_output_it_needs(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(150, 2))
+    y = rng.poisson(np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1]))
+    rows = "\n".join(f"{a},{b},{c}" for (a, b), c in zip(X, y))
+    (tmp_path / "counts.csv").write_text("f1,f2,count\n" + rows + "\n")
+    args = ["--data", str(tmp_path / "counts.csv"), "--target", "count", "--task", "regression", "--loss", "poisson"]
+    run_dir = tmp_path / "run"
+    assert main(["train", *args, "--epochs", "20", "--layers", "6", "--no-plot", "--quiet", "--out", str(run_dir)]) == 0
+    assert "relu, exp output, poisson)" in capsys.readouterr().out  # the output the loss needs, unasked
+    net = cr.Network.load(run_dir / "model.npz")
+    assert net.g[net.L].name == "exp" and read_metadata(run_dir / "model.npz")["loss"] == "poisson"
+    model = ["--model", str(run_dir / "model.npz"), "--data", str(run_dir / "test.npz")]
+    assert main(["explain", *model, "--layer", "2", "--j", "0", "--k", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "loss poisson: C0 = sum_j [y_j log(y_j / a_j) - y_j + a_j]" in out and "equals backprop's entry" in out
+    assert main(["evaluate", *model]) == 0
+    assert "loss (poisson): " in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ LOSS_OUTPUT = [("squared_error", a) for a in ACTS] + [
     ("mse", "softmax"),
     ("cross_entropy", "softmax"),
     ("binary_cross_entropy", "sigmoid"),
+    ("poisson", "exp"),
 ]
 
 
@@ -27,11 +28,15 @@ def _problem(depth, hidden, out, loss, seed, n=3):
     net = cr.Network(sizes, activation=hidden, output_activation=out, seed=seed)
     for l in range(1, net.L + 1):
         net.b[l] = rng.normal(scale=0.3, size=sizes[l])
+        if l > 1 and net.g[l - 1].name == "exp":  # e^(e^(e^z)) would overflow: tame what follows an exp layer
+            net.W[l] = net.W[l] / 10
     X = rng.normal(size=(n, 3))
     if loss == "cross_entropy":
         Y = np.eye(3)[rng.integers(0, 3, size=n)]
     elif loss == "binary_cross_entropy":
         Y = rng.integers(0, 2, size=(n, 3)).astype(float)
+    elif loss == "poisson":
+        Y = rng.poisson(1.0, size=(n, 3)).astype(float)
     else:
         Y = rng.normal(size=(n, 3))
     return net, X, Y
@@ -169,6 +174,20 @@ def test_long_batches_are_summarised():
     assert "(1/20)" in text
 
 
+def test_poisson_renders_its_first_term():
+    net, X, Y = _problem(2, "tanh", "exp", "poisson", 11, n=2)
+    e = cr.explain(net, X, Y, layer=2, j=1, k=0, loss="poisson")
+    text = e.to_text()
+    assert "C0 = sum_j [y_j log(y_j / a_j) - y_j + a_j]" in text and "equals backprop's entry" in text
+    assert "(1 - y_1 / a_1^(2))" in text and "exp(z_1^(2))" in text
+    for i in range(2):
+        assert e.term1[i] == pytest.approx(1 - Y[i, 1] / e.a[i], rel=1e-12)
+        assert e.term2[i] == pytest.approx(e.a[i], rel=1e-15)
+        assert e.delta[i] == pytest.approx(e.a[i] - Y[i, 1], rel=1e-10, abs=1e-15)  # the fused a - y
+    tex = e.to_latex()
+    assert r"1 - \frac{y_{1}}{a_{1}^{(2)}}" in tex and r"e^{z_{1}^{(2)}}" in tex
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [
@@ -199,7 +218,7 @@ def test_bias_on_a_network_without_biases():
 
 @pytest.mark.parametrize(
     "act,loss",
-    list(itertools.product(["sigmoid", "relu", "leaky_relu", "softplus", "identity"], ["mse", "squared_error"])),
+    list(itertools.product(["sigmoid", "relu", "leaky_relu", "softplus", "identity", "exp"], ["mse", "squared_error"])),
 )
 def test_every_activation_renders(act, loss):
     net, X, Y = _problem(2, act, act, loss, 10, n=1)

@@ -24,6 +24,7 @@ OUTPUT_FOR_LOSS = {
     "mse": ACTS,
     "cross_entropy": ["softmax"],
     "binary_cross_entropy": ["sigmoid"],
+    "poisson": ["exp"],
 }
 CASES = [
     (hidden, out, loss, bias, width)
@@ -38,6 +39,8 @@ def _targets(loss: str, rng, n: int, width: int) -> np.ndarray:
         return np.eye(width)[rng.integers(0, width, size=n)]
     if loss == "binary_cross_entropy":
         return rng.integers(0, 2, size=(n, width)).astype(float)
+    if loss == "poisson":  # counts, zeros among them
+        return rng.poisson(1.5, size=(n, width)).astype(float)
     return rng.normal(size=(n, width))
 
 
@@ -91,7 +94,7 @@ def test_loss_value_and_gradient_pair(loss, width):
 @pytest.mark.parametrize("loss", sorted(cr.LOSSES))
 def test_weighted_mean_matches_finite_differences(loss):
     rng = np.random.default_rng(11)
-    out = {"cross_entropy": "softmax"}.get(loss, "sigmoid")
+    out = {"cross_entropy": "softmax", "poisson": "exp"}.get(loss, "sigmoid")
     net = cr.Network([2, 3, 2], activation="tanh", output_activation=out, seed=5)
     X = rng.normal(size=(6, 2))
     Y = _targets(loss, rng, 6, 2)

@@ -14,6 +14,8 @@ PAIRS = [
     ("sigmoid", "sigmoid", "squared_error"),
     ("softplus", "softmax", "mse"),
     ("leaky_relu", "identity", "squared_error"),
+    ("tanh", "exp", "poisson"),
+    ("exp", "identity", "squared_error"),
 ]
 
 

@@ -26,7 +26,7 @@ from chainrule.io import read_metadata
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("loss", sorted(cr.LOSSES))
 def test_round_trip_every_activation(tmp_path, dtype, bias, loss):
-    acts = ["identity", "sigmoid", "tanh", "relu", {"name": "leaky_relu", "alpha": 0.2}, "softplus", "softmax"]
+    acts = ["identity", "sigmoid", "tanh", "relu", {"name": "leaky_relu", "alpha": 0.2}, "softplus", "exp", "softmax"]
     net = cr.Network([3] + [4] * len(acts), activation=acts, bias=bias, dtype=dtype, seed=1)
     path = net.save(tmp_path / "model.npz", loss=loss, info={"epochs": 3})
     back = cr.Network.load(path)

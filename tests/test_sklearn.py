@@ -96,6 +96,33 @@ def test_from_sklearn_regressor_and_explain_a_weight_trained_by_sklearn():
     assert e.mean == pytest.approx(e.finite_difference, rel=1e-5, abs=1e-9)
 
 
+def test_from_sklearn_poisson_regressor_reproduces_its_loss_and_gradient():
+    """MLPRegressor(loss="poisson") has an exp output and half the Poisson deviance: chainrule's
+    cost is scikit-learn's poisson_loss of its predictions, and the gradient (alpha=0, no L2 term)
+    is the finite difference of that loss in scikit-learn's own coefs_."""
+    from sklearn.neural_network._base import poisson_loss
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = rng.poisson(np.exp(0.4 * X[:, 0] - 0.2 * X[:, 2]), size=(2, 60)).T.astype(float)
+    sk = SkMLPRegressor(hidden_layer_sizes=(5,), loss="poisson", alpha=0.0, max_iter=20, random_state=0).fit(X, y)
+    assert sk.out_activation_ == "exp"
+    net = from_sklearn(sk)
+    assert net.g[2].name == "exp"
+    np.testing.assert_allclose(net.predict(X), sk.predict(X), rtol=1e-13)
+    ours = cr.gradients(net, X, y, loss="poisson")
+    assert ours.C == pytest.approx(poisson_loss(y, sk.predict(X)), rel=1e-12)
+    h = 1e-6
+    for i, (j, k) in [(0, (1, 2)), (0, (4, 0)), (1, (0, 3)), (1, (1, 1))]:  # coefs_[i][k, j] is w_jk^(i+1)
+        old = sk.coefs_[i][k, j]
+        sk.coefs_[i][k, j] = old + h
+        up = poisson_loss(y, sk.predict(X))
+        sk.coefs_[i][k, j] = old - h
+        down = poisson_loss(y, sk.predict(X))
+        sk.coefs_[i][k, j] = old
+        assert ours.dW[i + 1][j, k] == pytest.approx((up - down) / (2 * h), rel=1e-6)
+
+
 def test_loss_scale_factor_against_sklearn():
     """The article's squared_error gradient is 2 n_L times the gradient of scikit-learn's squared
     loss, ``((y - predict(X)) ** 2).mean() / 2`` (no L2 term with alpha=0), by finite differences

@@ -79,7 +79,7 @@ def test_huge_but_finite_values_are_accepted(net):
 def test_unknown_activation_lists_valid_names():
     with pytest.raises(
         ChainruleError,
-        match=r"unknown activation 'sigmod'; valid names: identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh\. Did you mean 'sigmoid'\?",
+        match=r"unknown activation 'sigmod'; valid names: exp, identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh\. Did you mean 'sigmoid'\?",
     ):
         cr.Network([2, 2], activation="sigmod")
 
@@ -87,7 +87,7 @@ def test_unknown_activation_lists_valid_names():
 def test_unknown_loss_lists_valid_names(net):
     with pytest.raises(
         ChainruleError,
-        match=r"unknown loss 'squared'; valid names: binary_cross_entropy, cross_entropy, mse, squared_error",
+        match=r"unknown loss 'squared'; valid names: binary_cross_entropy, cross_entropy, mse, poisson, squared_error",
     ):
         cr.gradients(net, np.zeros((1, 3)), np.zeros((1, 2)), loss="squared")
 

@@ -14,7 +14,8 @@ Backends:
   (bias, activation and NaN test; loss; ``delta``; the mean and ``db``) instead of NumPy's
   several; per-sample gradients write their outer products with the threaded kernel;
 * ``"numba"``: the whole pass compiled wherever the kernel applies (every built-in activation
-  and loss);
+  and loss but ``exp`` and ``poisson``: a network with either, like one with a custom activation
+  or loss, is computed by NumPy on every backend);
 * ``"numpy"``: NumPy only (default without numba).
 
 The environment variable ``CHAINRULE_BACKEND`` sets the backend at import.

@@ -30,6 +30,7 @@ from .errors import ChainruleError, shown, unknown_name
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "Exp",
     "Identity",
     "LeakyReLU",
     "ReLU",
@@ -242,6 +243,35 @@ class Softplus(Activation):
         return Sigmoid().g(z)
 
 
+class Exp(Activation):
+    """``g(z) = e^z``, ``g'(z) = e^z = a``: a positive output, the log link of Poisson regression
+    (the ``poisson`` loss; scikit-learn's ``MLPRegressor(loss="poisson")`` has this output layer).
+
+    ``z`` is capped just below overflow, at ``log`` of the dtype's largest float minus 0.01
+    (``709.77`` in float64, ``88.71`` in float32), so ``a`` is finite for every finite ``z``: below
+    the cap ``g`` is ``e^z`` to rounding; above it ``e^z`` itself is beyond the dtype, and ``a``
+    stays at ``e^cap`` (0.99 of the largest float) instead of overflowing to inf with a warning.
+    ``g'`` there is that same ``a``, ``e^z``'s slope at the cap (not the capped function's 0), so
+    a gradient still pulls ``z`` down. For very negative ``z`` (below about -745 in float64, -104
+    in float32) ``a`` underflows to 0, as ``e^z`` does.
+    """
+
+    name = "exp"
+    g_prime_text = "exp({z})"
+    g_prime_tex = r"e^{{{z}}}"
+
+    def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        # e^z overflows for z above log(max float): cap z there (cheaper than silencing the warning)
+        a = np.minimum(z, _LOG_MAX[z.dtype.char], out=out)
+        return np.exp(a, out=a)
+
+    def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return a.copy()
+
+    def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.multiply(a, dC0_da, out=out)
+
+
 class Softmax(Activation):
     """``a_j = e^{z_j} / sum_m e^{z_m}`` over the nodes of the layer (shifted by ``max z``).
 
@@ -280,7 +310,7 @@ class Softmax(Activation):
 
 #: The registry of activations, name -> class. ``get_activation`` builds instances from it.
 ACTIVATIONS: dict[str, type[Activation]] = {
-    cls.name: cls for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Softmax)
+    cls.name: cls for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Exp, Softmax)
 }
 
 

@@ -285,7 +285,8 @@ def gradients(
         Targets ``y``. Integer labels ``0..n_L-1`` become one-hot rows when ``n_L > 1``.
     loss : str or Loss
         ``"squared_error"`` (the article's ``C0 = sum_j (a_j - y_j)^2``), ``"mse"``,
-        ``"cross_entropy"`` (softmax outputs), ``"binary_cross_entropy"`` (sigmoid outputs).
+        ``"cross_entropy"`` (softmax outputs), ``"binary_cross_entropy"`` (sigmoid outputs),
+        ``"poisson"`` (half the Poisson deviance, exp outputs).
     per_sample : bool
         Return each sample's own gradient, with a leading sample axis, instead of the mean.
         Computed by broadcasting ``delta_j a_k`` straight into the result: no loop over samples
@@ -294,8 +295,8 @@ def gradients(
         Turns the mean over samples into the weighted mean ``sum_i w_i dC_i / sum_i w_i``
         (also for ``C``). Not combined with ``per_sample`` (each sample's gradient is its own).
     fused : bool
-        ``True`` (default): the fast path, with the stable softmax/cross-entropy and
-        sigmoid/binary-cross-entropy shortcut ``delta^(L) = a - y``; for a small network one
+        ``True`` (default): the fast path, with the stable softmax/cross-entropy,
+        sigmoid/binary-cross-entropy and exp/poisson shortcut ``delta^(L) = a - y``; for a small network one
         compiled call when numba is installed (see :func:`chainrule.set_backend`). ``False``: the explaining
         path, which keeps the three chain-rule factors ``dC0_da``, ``g_prime`` and ``trace.a``
         as separate arrays; both give the same gradients.

@@ -316,8 +316,9 @@ def _train_into(args: argparse.Namespace, out: Path) -> int:
         scaler = Standardizer().fit(X_train)
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
     loss = args.loss or ("cross_entropy" if classes is not None else "squared_error")
-    out_act = args.output_activation or {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(
-        loss, "sigmoid" if classes is not None else "identity"
+    fitting = LOSSES[loss].output  # the output activation the loss needs, if any
+    out_act = args.output_activation or (
+        fitting.name if fitting is not None else "sigmoid" if classes is not None else "identity"
     )
     sizes = [X.shape[1], *args.layers, n_out]
     net = Network(sizes, activation=args.activation, output_activation=out_act, seed=args.seed)

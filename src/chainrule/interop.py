@@ -29,6 +29,7 @@ SKLEARN_ACTIVATIONS = {
     "tanh": "tanh",
     "relu": "relu",
     "softmax": "softmax",
+    "exp": "exp",  # the output of MLPRegressor(loss="poisson")
 }
 
 
@@ -36,9 +37,10 @@ def from_sklearn(model: Any) -> Network:
     """A chainrule network with the weights of a fitted scikit-learn MLPClassifier or MLPRegressor.
 
     ``W[l] = coefs_[l - 1].T`` and ``b[l] = intercepts_[l - 1]``; the hidden activation and the
-    output activation (``out_activation_``: softmax, logistic or identity) carry over, so
-    ``net.predict(X)`` equals the model's ``predict_proba(X)`` (for a binary classifier, its
-    second column: scikit-learn gives it one logistic output) or ``predict(X)``.
+    output activation (``out_activation_``: softmax, logistic, identity, or exp for
+    ``loss="poisson"``) carry over, so ``net.predict(X)`` equals the model's ``predict_proba(X)``
+    (for a binary classifier, its second column: scikit-learn gives it one logistic output) or
+    ``predict(X)``.
     """
     coefs = getattr(model, "coefs_", None)
     if coefs is None:

@@ -9,11 +9,11 @@ which is the first chain-rule term for an output weight. The cost over ``n`` sam
 value and its gradient side by side, and the tests check them as a pair against finite
 differences for one and several outputs.
 
-Losses that read the outputs as probabilities have a fused shortcut straight to
+Losses that need a particular output activation have a fused shortcut straight to
 ``delta^(L) = dC0/dz^(L)``: softmax with ``cross_entropy`` gives ``a * sum(y) - y`` (``a - y`` for
-one-hot ``y``), sigmoid with ``binary_cross_entropy`` gives ``a - y``. The shortcut is stable where
-``dC0/da`` alone is not (``-y/a`` for tiny ``a``); the unfused route is kept for explaining, and the
-tests prove both agree.
+one-hot ``y``), sigmoid with ``binary_cross_entropy`` gives ``a - y``, and so does exp with
+``poisson``. The shortcut is stable where ``dC0/da`` alone is not (``-y/a`` for tiny ``a``); the
+unfused route is kept for explaining, and the tests prove both agree.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import ClassVar
 import numpy as np
 
 from ._validation import undefined_methods
-from .activations import Activation, Sigmoid, Softmax
+from .activations import _LOG_MAX, Activation, Exp, Sigmoid, Softmax
 from .errors import ChainruleError, shown, unknown_name
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "CrossEntropy",
     "Loss",
     "MeanSquaredError",
+    "PoissonDeviance",
     "SquaredError",
     "get_loss",
 ]
@@ -225,9 +226,61 @@ class BinaryCrossEntropy(Loss):
         return np.subtract(a, Y, out=out)
 
 
+class PoissonDeviance(Loss):
+    """Half the Poisson deviance on exp outputs, summed over the outputs, as scikit-learn's
+    ``MLPRegressor(loss="poisson")`` defines it:
+    ``C0 = sum_j [y_j log(y_j / a_j) - y_j + a_j]``, with ``y log y = 0`` at ``y = 0``.
+
+    ``dC0/da_j = 1 - y_j / a_j``; fused with exp (``g' = a``), ``dC0/dz_j = a_j - y_j``. Targets
+    are counts or rates, ``y_j >= 0``; ``a_j = e^{z_j}`` is the predicted mean. The value is
+    computed from ``z`` as ``sum_j y_j (log y_j - z_j) - y_j + a_j`` (``log a_j = z_j``), finite
+    even when ``a_j`` underflows to 0. Each term is ``>= 0``, with its minimum 0 at ``a_j = y_j``.
+    """
+
+    name = "poisson"
+    C0_text = "sum_j [y_j log(y_j / a_j) - y_j + a_j]"
+    dC0_da_text = "1 - {y} / {a}"
+    dC0_da_tex = r"1 - \frac{{{y}}}{{{a}}}"
+    target_range = (0.0, np.inf)
+    output = Exp
+    output_reason = "it reads each output as a positive mean, log a_j = z_j"
+
+    def C0(self, a: np.ndarray, Y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+        positive = Y > 0
+        log_y = np.log(Y, out=np.zeros_like(Y), where=positive)  # y log y = 0 at y = 0
+        if z is not None:  # log a = z, capped where Exp caps it (so a = e^z here too)
+            c = np.subtract(log_y, np.minimum(z, _LOG_MAX[z.dtype.char]), out=log_y)
+        else:
+            with np.errstate(divide="ignore"):  # a = 0: log a = -inf, C0 = inf where y > 0
+                c = np.subtract(log_y, np.log(a), out=log_y)
+        with np.errstate(invalid="ignore"):  # 0 * inf where y = 0 and a = 0, set to 0 below
+            c *= Y
+        if z is None:
+            np.copyto(c, 0, where=~positive)
+        c -= Y
+        c += a
+        return c.sum(axis=1)
+
+    def dC0_da(self, a: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            out = np.zeros_like(a)
+        else:
+            out.fill(0)
+        with np.errstate(divide="ignore"):  # y > 0 and a = 0: -inf, shown as it is
+            np.divide(Y, a, out=out, where=Y != 0)
+        return np.subtract(1, out, out=out)
+
+    def fused_delta(
+        self, g: Activation, a: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        if not isinstance(g, Exp):
+            return None
+        return np.subtract(a, Y, out=out)
+
+
 #: The registry of losses, name -> class. ``get_loss`` builds instances from it.
 LOSSES: dict[str, type[Loss]] = {
-    cls.name: cls for cls in (SquaredError, MeanSquaredError, CrossEntropy, BinaryCrossEntropy)
+    cls.name: cls for cls in (SquaredError, MeanSquaredError, CrossEntropy, BinaryCrossEntropy, PoissonDeviance)
 }
 
 
