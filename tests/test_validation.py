@@ -164,7 +164,7 @@ def test_sample_weight_errors(net):
         cr.gradients(net, X, Y, sample_weight=[1, 1])
     with pytest.raises(ChainruleError, match=r"sample_weight holds -1.0 at sample 1; weights must be >= 0"):
         cr.gradients(net, X, Y, sample_weight=[1, -1, 1])
-    with pytest.raises(ChainruleError, match=r"sample_weight sums to 0"):
+    with pytest.raises(ChainruleError, match=r"sample_weight sums to zero"):
         cr.gradients(net, X, Y, sample_weight=[0, 0, 0])
     with pytest.raises(ChainruleError, match=r"sample_weight contains nan"):
         cr.gradients(net, X, Y, sample_weight=[1, np.nan, 1])

@@ -241,6 +241,14 @@ def compiled_plan(net: Any, loss: Loss, n: int) -> tuple[Plan, int, bool] | None
     return entry, loss_code, choice == "numba" or n * entry.work <= COMPILED_WORK
 
 
+def optional_kernels() -> Any:
+    """The compiled kernels module when the current backend may use it (numba installed and
+    loadable, backend not ``"numpy"``), else None: for callers with a NumPy fallback of their own."""
+    if _current() == "numpy" or (_kernels is None and not _load()):
+        return None
+    return _kernels
+
+
 def kernels() -> Any:
     """The compiled kernels module (only called when a plan exists, so numba is there)."""
     return _kernels

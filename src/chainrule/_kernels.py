@@ -46,6 +46,8 @@ __all__ = [
     "loss_layer",
     "mean_gradient",
     "outer_products",
+    "sgd_step",
+    "adam_step",
     "outer_products_threaded",
     "weighted_mean",
 ]
@@ -564,3 +566,42 @@ def _outer_products(D, A, out):
 
 outer_products = _jit(_outer_products)
 outer_products_threaded = numba.njit(cache=True, nogil=True, parallel=True)(_outer_products)
+
+
+@_jit
+def sgd_step(p, g, mask, c, velocity, momentum, lr, nesterov):
+    """scikit-learn's SGD step on the parameter vector, with its L2 penalty folded in, in one pass:
+    ``g_i + c mask_i p_i``, then ``v_i <- mu v_i - lr g_i`` and ``p_i += mu v_i - lr g_i`` (Nesterov)
+    or ``p_i += v_i`` (without momentum, ``p_i -= lr g_i``). Returns ``sum_i mask_i p_i^2`` of the
+    weights before the step (for the penalty's share of the loss)."""
+    sq = 0.0
+    for i in range(p.shape[0]):
+        pi = p[i]
+        wp = mask[i] * pi
+        sq += wp * pi
+        gi = g[i] + c * wp
+        if momentum == 0.0:
+            p[i] = pi - lr * gi
+        else:
+            vi = momentum * velocity[i] - lr * gi
+            velocity[i] = vi
+            p[i] = pi + (momentum * vi - lr * gi if nesterov else vi)
+    return sq
+
+
+@_jit
+def adam_step(p, g, mask, c, m, v, beta_1, beta_2, lr, eps):
+    """scikit-learn's Adam step (``lr`` already holds its bias corrections) with the L2 penalty
+    folded in, in one pass; returns ``sum_i mask_i p_i^2`` before the step, as :func:`sgd_step`."""
+    sq = 0.0
+    for i in range(p.shape[0]):
+        pi = p[i]
+        wp = mask[i] * pi
+        sq += wp * pi
+        gi = g[i] + c * wp
+        mi = beta_1 * m[i] + (1.0 - beta_1) * gi
+        vi = beta_2 * v[i] + (1.0 - beta_2) * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        p[i] = pi + (-lr * mi) / (np.sqrt(vi) + eps)
+    return sq

@@ -350,5 +350,5 @@ def as_sample_weight(sample_weight: Any, n_samples: int, dtype: np.dtype) -> np.
         raise ChainruleError(f"sample_weight holds {w[i]} at sample {i}; weights must be >= 0")
     top = w.max()
     if not top > 0:
-        raise ChainruleError("sample_weight sums to 0: a weighted mean needs at least one positive weight")
+        raise ChainruleError("sample_weight sums to zero: a weighted mean needs at least one positive weight")
     return (w / top).astype(dtype, copy=False)

@@ -1,49 +1,91 @@
-"""scikit-learn estimators backed by chainrule, and weights to and from scikit-learn (extra ``sklearn``).
+"""scikit-learn's MLP estimators, computed by chainrule (extra ``sklearn``).
 
-:class:`MLPClassifier` and :class:`MLPRegressor` follow scikit-learn's estimator API (and pass its
-``check_estimator``): hyper-parameters in the constructor, ``fit`` / ``partial_fit`` /
-``predict`` / ``score``, learned attributes with a trailing underscore. ``coefs_[i]`` and
-``intercepts_[i]`` are laid out as scikit-learn's (``coefs_[i]`` is ``(n_in, n_out)``, the
-transpose of chainrule's ``W[i + 1]``); ``network_`` is the chainrule :class:`~chainrule.Network`,
-and ``explain(X, y, layer, j, k)`` explains any of its weights. (To bring a network trained by
-scikit-learn itself into chainrule, see :func:`chainrule.interop.from_sklearn`.)
+:class:`MLPClassifier` and :class:`MLPRegressor` are drop-in replacements for
+``sklearn.neural_network.MLPClassifier`` and ``MLPRegressor``: the same constructor (every
+parameter, its default and its meaning), the same methods, the same fitted attributes, the same
+training. They draw the initial weights, shuffle the samples, split off the early-stopping
+validation set and step the solvers exactly as scikit-learn does, so the same ``random_state``
+gives the same model (to rounding). What differs is underneath: every gradient is chainrule's
+backpropagation (compiled with numba when it is installed), the solvers step all parameters as
+one vector, and a fitted estimator can explain any of its weights in the article's three terms
+(:meth:`~MLPClassifier.explain`) and give per-sample gradients (:meth:`~MLPClassifier.gradients`).
 
-Loss scales. scikit-learn's MLPRegressor minimises half the mean over samples *and* outputs,
-``(1 / (2 n n_L)) sum_i sum_j (a_ij - y_ij)^2`` (plus ``alpha ||W||^2 / (2 n)``); the article's
-``squared_error`` cost is ``(1 / n) sum_i sum_j (a_ij - y_ij)^2``, so its gradients are
-``2 n_L`` times scikit-learn's (2 for one output), and chainrule's ``mse`` (mean over outputs)
-gives gradients exactly twice scikit-learn's. For classifiers both use the cross-entropy averaged
-over samples, so the gradients agree (scikit-learn's binary classifier has one logistic output
-where :class:`MLPClassifier` has a softmax over two).
+What is trained, as in scikit-learn (``n`` samples of a batch, ``w_i`` their weights, all 1
+without ``sample_weight``):
+
+* the classifiers: the cross-entropy of a softmax output (several classes), of one logistic
+  output (two classes: ``coefs_[-1]`` has one column) or of one logistic output per label
+  (multilabel ``y``, an indicator matrix), averaged over the samples;
+* the regressor: half the squared error averaged over the samples and the outputs,
+  ``(1 / (2 n n_L)) sum_i sum_j (a_ij - y_ij)^2`` (``loss="squared_error"``), or half the Poisson
+  deviance of an exponential output summed over the outputs (``loss="poisson"``);
+* plus the L2 penalty ``alpha ||W||^2 / (2 sum_i w_i)`` over the weights of the batch (not the
+  biases): scikit-learn's scaling, which is weaker the larger the batch.
+
+Loss scales against the article. The article's ``squared_error`` cost,
+``(1 / n) sum_i sum_j (a_ij - y_ij)^2``, has ``2 n_L`` times the gradient of the regressor's loss.
+One difference from scikit-learn, on purpose: for several outputs scikit-learn's training gradient
+is ``n_L`` times the gradient of its own loss (scikit-learn issue #8349; it is half the article's
+gradient for any ``n_L``), while here the gradient is the loss's own. With one output the two
+agree; with ``n_L`` outputs SGD here takes ``n_L`` times smaller steps for the same
+``learning_rate_init`` (Adam's steps barely change: it divides by the gradient's size).
+
+Sparse ``X`` (SciPy CSR or CSC) stays sparse: the first layer's products ``X W^T`` and
+``delta^T X`` are sparse products, the other layers dense. ``float32`` ``X`` trains and predicts in
+float32. ``coefs_[i]`` is ``(n_in, n_out)``, the transpose of chainrule's ``W[i + 1]``; it is a view
+of the network's own parameters, so editing it in place, or assigning new arrays to
+``coefs_[i]``, ``intercepts_[i]`` or the lists themselves, changes what the model computes.
+``network_`` is the :class:`~chainrule.Network` behind them. To bring a network trained by
+scikit-learn itself into chainrule, see :func:`chainrule.interop.from_sklearn`.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 try:
-    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-    from sklearn.preprocessing import LabelEncoder
-    from sklearn.utils.multiclass import check_classification_targets
+    import scipy.optimize
+    import scipy.sparse
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import LabelBinarizer
+    from sklearn.utils import check_random_state, gen_batches
+    from sklearn.utils.metaestimators import available_if
+    from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError as exc:  # pragma: no cover - the extra is missing
     raise ImportError("chainrule.sklearn needs scikit-learn: pip install 'chainrule[sklearn]'") from exc
 
-from ._validation import as_bool, as_float, as_int, as_seed
+from ._sklearn_solvers import AdamSolver, SGDSolver, _penalize
+from ._validation import all_finite, as_bool, as_float, as_int, as_sample_weight
 from .activations import ACTIVATIONS
+from .backprop import Gradients, _gradients, gradients, workspace
 from .errors import ChainruleError, shown, unknown_name
 from .explain import Explanation, explain
-from .losses import LOSSES
-from .network import Network
-from .optim import SGD, Adam, Optimizer
-from .train import Callback, _verbose, fit
+from .interop import SKLEARN_ACTIVATIONS as _SKLEARN_ACTIVATIONS
+from .losses import Loss, get_loss
+from .network import Network, parameter_views
+from .train import _verbose
 
 __all__ = ["InputTypeError", "MLPClassifier", "MLPRegressor"]
 
-from .interop import SKLEARN_ACTIVATIONS as _SKLEARN_ACTIVATIONS
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_SOLVERS = ("lbfgs", "sgd", "adam")
+_LEARNING_RATES = ("constant", "invscaling", "adaptive")
+_REGRESSION_LOSSES = ("squared_error", "poisson")
+#: scikit-learn's output activations -> chainrule's
+_OUTPUTS = {"softmax": "softmax", "logistic": "sigmoid", "identity": "identity", "exp": "exp"}
+_NON_FINITE = (
+    "Solver produced non-finite parameter weights. The input data may contain large values and need to be preprocessed."
+)
 
 
 class InputTypeError(ChainruleError, TypeError):
@@ -65,86 +107,172 @@ def _validate(estimator: Any, *args: Any, **kwargs: Any) -> Any:
         raise (InputTypeError if isinstance(exc, TypeError) else ChainruleError)(text) from None
 
 
-class _NoImprovement(Callback):
-    """scikit-learn's stopping rule: stop when the monitored loss has not improved by ``tol``
-    for ``n_iter_no_change`` consecutive epochs."""
+def _holds(values: Any, views: tuple[np.ndarray, ...]) -> bool:
+    """Whether the list ``values`` still holds exactly the arrays ``views`` (not copies, not others)."""
+    return isinstance(values, list) and len(values) == len(views) and all(a is b for a, b in zip(values, views))
 
-    def __init__(self, tol: float, patience: int, monitor: str) -> None:
-        self.tol, self.patience, self.monitor = tol, patience, monitor
-        self.best, self.wait = np.inf, 0
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-        from .train import StopTraining
+def _tail(net: Network) -> Network:
+    """Layers ``2..L`` of ``net`` as a network of their own, sharing ``net``'s parameter memory
+    (its parameters are the end of ``net``'s vector): the dense part of a pass on sparse ``X``."""
+    tail = Network._unfilled(net.sizes[1:], net.g.to_list()[1:], net.bias, net.dtype)
+    start = net.sizes[0] * net.sizes[1] + (net.sizes[1] if net.bias else 0)
+    tail._flat = net._flat[start:]
+    Ws, bs = parameter_views(tail._flat, tail.sizes, net.bias)
+    for l, (W, b) in enumerate(zip(Ws, bs or [None] * len(Ws)), start=1):
+        tail.W._values[l - 1] = W
+        if b is not None:
+            tail.b._values[l - 1] = b  # type: ignore[union-attr]
+    return tail
 
-        value = logs[self.monitor]
-        if value > self.best - self.tol:
-            self.wait += 1
+
+_SCIPY_BLAS: list[Any] = []  # [a threadpoolctl selection of SciPy's own BLAS, or None], made once
+
+
+def _scipy_blas_one_thread() -> Any:
+    """SciPy's own BLAS (a separate OpenBLAS in SciPy's wheels) limited to one thread.
+
+    L-BFGS-B's linear algebra works on vectors and ``m x m`` matrices (``m = 10``): threads cannot
+    help it, and their start-up and spinning cost about 5 ms per iteration on a 2-core machine (7 ms
+    against 0.2 ms on a 4,810-parameter problem), more than a gradient of digits. NumPy's BLAS,
+    which computes the gradients' matrix products, keeps its threads.
+    """
+    import contextlib
+
+    if not _SCIPY_BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            controller = ThreadpoolController()
+            paths = [c.filepath for c in controller.lib_controllers if c.user_api == "blas" and "scipy" in c.filepath]
+            numpy_paths = [c.filepath for c in controller.lib_controllers if "numpy" in c.filepath]
+            own = [f for f in paths if f not in numpy_paths and "numpy" not in f]
+            _SCIPY_BLAS.append(controller.select(filepath=own) if own else None)
+        except Exception:  # noqa: BLE001 - threadpoolctl missing or unable to read a library: leave threads as they are
+            _SCIPY_BLAS.append(None)
+    selection = _SCIPY_BLAS[0]
+    return contextlib.nullcontext() if selection is None else selection.limit(limits=1)
+
+
+class _Objective:
+    """scikit-learn's training loss of one batch and its gradient, by chainrule's backpropagation.
+
+    The data term is the (weighted) mean over the batch of the chainrule loss times ``scale``
+    (1/2 for the regressor's half squared error, which chainrule's ``mse`` doubles); the penalty
+    is ``alpha ||W||^2 / (2 sum w)`` over the weights (``mask`` is 1 on them, 0 on the biases).
+    :meth:`data` gives the data term and its gradient (the stochastic solvers fold the penalty
+    into their step); calling the objective gives the whole loss and gradient (L-BFGS). The
+    gradient is one vector in the layout of ``net._flat``, valid until the next call. Sparse ``X``
+    takes the first layer by sparse products and layers ``2..L`` by the engine.
+    """
+
+    def __init__(self, net: Network, loss: Loss, scale: float, alpha: float) -> None:
+        self.net, self.loss, self.scale, self.alpha = net, loss, scale, alpha
+        self.spaces: dict[int, Any] = {}
+        self.mask = np.zeros_like(net._flat)
+        for W in parameter_views(self.mask, net.sizes, net.bias)[0]:
+            W[...] = 1
+        self.tmp = np.empty_like(net._flat)
+        self.tail: Network | None = None
+        self.sparse_grad: np.ndarray | None = None
+
+    def data(self, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tuple[float, np.ndarray]:
+        """The data term of the loss on this batch and its gradient (NaN and inf pass through)."""
+        if scipy.sparse.issparse(X):
+            C, grad = self._sparse(X, Y, w)
         else:
-            self.wait = 0
-        self.best = min(self.best, value)
-        if self.wait >= self.patience:
-            raise StopTraining(f"no improvement of {self.monitor} by tol={self.tol} for {self.patience} epochs")
+            space = self.spaces.get(X.shape[0])
+            if space is None:
+                space = self.spaces[X.shape[0]] = workspace(self.net, X.shape[0])
+            g = _gradients(self.net, X, Y, self.loss, per_sample=False, w=w, fused=True, out=space, teach=False)
+            C, grad = g.C, space.flat
+        if self.scale != 1:
+            C *= self.scale
+            grad *= self.scale
+        return C, grad
+
+    def __call__(self, X: Any, Y: np.ndarray, w: np.ndarray | None, w_sum: float) -> tuple[float, np.ndarray]:
+        """The whole loss on this batch, penalty included, and its gradient."""
+        C, grad = self.data(X, Y, w)
+        c = self.alpha / w_sum
+        return C + 0.5 * c * _penalize(self.net._flat, grad, c, self.mask, self.tmp), grad
+
+    def _sparse(self, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tuple[float, np.ndarray]:
+        """Layer 1 by sparse products (``z = X W^T + b``; ``dC/dW = (s delta)^T X``), the rest by the engine."""
+        net = self.net
+        if self.tail is None:
+            self.tail = _tail(net)
+            self.sparse_grad = np.empty_like(net._flat)
+        tail, grad = self.tail, self.sparse_grad
+        W1, g1 = net.W[1], net.g[1]
+        z1 = np.asarray(X @ W1.T)
+        if net.b is not None:
+            z1 += net.b[1]
+        a1 = g1.g(z1)
+        gt = _gradients(tail, a1, Y, self.loss, per_sample=False, w=w, fused=True)
+        da1 = gt.delta[1] @ tail.W[1]  # dC0/da^(1) = sum_j w_jk^(2) delta_j^(2)
+        d1 = g1.backward(z1, a1, da1)
+        d1 *= (1.0 / X.shape[0]) if w is None else (w / w.sum())[:, None]
+        dW, db = parameter_views(grad, net.sizes, net.bias)
+        np.copyto(dW[0], np.asarray(X.T @ d1).T)
+        start = dW[0].size
+        if net.b is not None:
+            np.add.reduce(d1, axis=0, out=db[0])
+            start += db[0].size
+        grad[start:] = gt.flat()
+        return gt.C, grad
+
+
+class _Batches:
+    """An epoch's minibatches in a given order: ``(X, Y, w, sum of the weights)``, the dense ones
+    gathered into buffers made once (contiguous, no allocation per step), sparse ones by row
+    indexing. A batch whose weights are all 0 counts for nothing and is skipped."""
+
+    def __init__(self, X: Any, Y: np.ndarray, w_raw: np.ndarray | None, w: np.ndarray | None, batch_size: int) -> None:
+        self.X, self.Y, self.w_raw, self.w, self.size = X, Y, w_raw, w, batch_size
+        self.dense = not scipy.sparse.issparse(X)
+        self.buffers: dict[int, tuple[Any, ...]] = {}
+
+    def epoch(self, order: np.ndarray | None) -> Any:
+        X, Y, w_raw, w = self.X, self.Y, self.w_raw, self.w
+        for batch in gen_batches(X.shape[0], self.size):
+            count = batch.stop - batch.start
+            if order is None:
+                idx: Any = batch
+                Xb, Yb = X[batch], Y[batch]
+            else:
+                idx = order[batch]
+                if self.dense:
+                    bufs = self.buffers.get(count)
+                    if bufs is None:
+                        bufs = self.buffers[count] = (
+                            np.empty((count, X.shape[1]), X.dtype),
+                            np.empty((count, Y.shape[1]), Y.dtype),
+                        )
+                    Xb, Yb = np.take(X, idx, axis=0, out=bufs[0]), np.take(Y, idx, axis=0, out=bufs[1])
+                else:
+                    Xb, Yb = X[idx], Y[idx]
+            if w_raw is None:
+                yield Xb, Yb, None, float(count)
+            else:
+                w_sum = float(w_raw[idx].sum())
+                if w_sum > 0:
+                    yield Xb, Yb, w[idx], w_sum  # type: ignore[index]
 
 
 class _BaseMLP(BaseEstimator):
-    """Shared machinery of the two estimators."""
+    """What the two estimators share: hyper-parameters, the network, the solvers."""
 
-    _loss: str
-    _output: str
+    _hidden_name_map = _SKLEARN_ACTIVATIONS
 
-    def __init__(
-        self,
-        hidden_layer_sizes: tuple[int, ...] = (100,),
-        activation: str = "relu",
-        *,
-        loss: str | None = None,
-        solver: str = "adam",
-        learning_rate_init: float = 0.001,
-        momentum: float = 0.9,
-        nesterovs_momentum: bool = True,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-8,
-        alpha: float = 0.0001,
-        batch_size: int | str = "auto",
-        max_iter: int = 200,
-        shuffle: bool = True,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
-        tol: float = 1e-4,
-        random_state: int | None = None,
-        verbose: int = 0,
-    ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.loss = loss
-        self.solver = solver
-        self.learning_rate_init = learning_rate_init
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.random_state = random_state
-        self.verbose = verbose
-
-    # ---------------------------------------------------------------- helpers
+    # ---------------------------------------------------------------- hyper-parameters
     def _check_params(self) -> None:
         """Every hyper-parameter checked before any work, as scikit-learn's estimators do in ``fit``;
         a bad one raises ChainruleError (a ValueError) naming it, what it must be and what it is."""
         sizes = self.hidden_layer_sizes
-        if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, (bool, np.bool_)):
+        if isinstance(sizes, (numbers.Integral, np.integer)) and not isinstance(sizes, (bool, np.bool_)):
             sizes = [sizes]
-        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Iterable):
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (Iterable, np.ndarray)):
             raise ChainruleError(
                 f"hidden_layer_sizes must be a whole number or a sequence of them, e.g. (100,); "
                 f"got {shown(self.hidden_layer_sizes)} ({type(self.hidden_layer_sizes).__name__})"
@@ -153,109 +281,469 @@ class _BaseMLP(BaseEstimator):
         names = set(_SKLEARN_ACTIVATIONS) | set(ACTIVATIONS)
         if not isinstance(self.activation, str) or self.activation not in names:
             raise unknown_name("activation", self.activation, names)
-        if self.loss is not None and (not isinstance(self.loss, str) or self.loss not in LOSSES):
-            raise unknown_name("loss", self.loss, LOSSES)
-        if not isinstance(self.solver, str) or self.solver not in ("adam", "sgd"):
-            raise unknown_name("solver", self.solver, ("adam", "sgd"))
-        as_float("learning_rate_init", self.learning_rate_init, low=0, low_open=True)
-        as_float("momentum", self.momentum, low=0, high=1, high_open=True)
-        as_bool("nesterovs_momentum", self.nesterovs_momentum)
-        as_float("beta_1", self.beta_1, low=0, high=1, high_open=True)
-        as_float("beta_2", self.beta_2, low=0, high=1, high_open=True)
-        as_float("epsilon", self.epsilon, low=0, low_open=True)
+        if not isinstance(self.solver, str) or self.solver not in _SOLVERS:
+            raise unknown_name("solver", self.solver, _SOLVERS)
+        if not isinstance(self.learning_rate, str) or self.learning_rate not in _LEARNING_RATES:
+            raise unknown_name("learning_rate", self.learning_rate, _LEARNING_RATES)
         as_float("alpha", self.alpha, low=0)
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             as_int("batch_size ('auto' or a whole number)", self.batch_size, low=1)
+        as_float("learning_rate_init", self.learning_rate_init, low=0, low_open=True)
+        as_float("power_t", self.power_t, low=0)
         as_int("max_iter", self.max_iter, low=1)
         as_bool("shuffle", self.shuffle)
-        as_bool("early_stopping", self.early_stopping)
-        as_float("validation_fraction", self.validation_fraction, low=0, high=1, low_open=True, high_open=True)
-        as_int("n_iter_no_change", self.n_iter_no_change, low=1)
         as_float("tol", self.tol, low=0)
         _verbose(self.verbose)
+        as_bool("warm_start", self.warm_start)
+        as_float("momentum", self.momentum, low=0, high=1)
+        as_bool("nesterovs_momentum", self.nesterovs_momentum)
+        as_bool("early_stopping", self.early_stopping)
+        as_float("validation_fraction", self.validation_fraction, low=0, high=1, high_open=True)
+        as_float("beta_1", self.beta_1, low=0, high=1, high_open=True)
+        as_float("beta_2", self.beta_2, low=0, high=1, high_open=True)
+        as_float("epsilon", self.epsilon, low=0, low_open=True)
+        if not (isinstance(self.n_iter_no_change, float) and self.n_iter_no_change == math.inf):
+            as_int("n_iter_no_change", self.n_iter_no_change, low=1)  # or numpy.inf: never stop early
+        as_int("max_fun", self.max_fun, low=1)
         rs = self.random_state
-        if isinstance(rs, np.random.RandomState):  # scikit-learn's own kind: draw a seed from it, as its estimators do
-            self._seed: Any = int(rs.randint(np.iinfo(np.int32).max))
-        else:
-            self._seed = rs
-            as_seed("random_state", rs)  # None, an int >= 0 or a numpy Generator
+        if isinstance(rs, np.random.Generator):  # chainrule's kind of seed: one RandomState drawn from it
+            rs = np.random.RandomState(int(rs.integers(2**31 - 1)))
+        elif not (rs is None or isinstance(rs, np.random.RandomState)):
+            if isinstance(rs, (bool, np.bool_)) or not isinstance(rs, numbers.Integral) or not 0 <= rs < 2**32:
+                raise ChainruleError(
+                    "random_state must be None, a whole number in [0, 2**32), a numpy RandomState or Generator; "
+                    f"got {shown(rs)} ({type(rs).__name__})"
+                )
+        self._random_state_arg = rs
+        self._check_loss()
 
-    def _optimizer(self) -> Optimizer:
-        if self.solver == "adam":
-            return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon, weight_decay=self.alpha)
-        if self.solver == "sgd":
-            return SGD(
-                self.learning_rate_init,
-                momentum=self.momentum,
-                nesterov=self.nesterovs_momentum and self.momentum > 0,
-                weight_decay=self.alpha,
+    def _check_loss(self) -> None:
+        pass
+
+    # ---------------------------------------------------------------- the network behind coefs_
+    def _net(self) -> Network:
+        """The network whose parameters ``coefs_`` and ``intercepts_`` are (transposed views for
+        ``coefs_``); built anew from them when they were assigned other arrays."""
+        cache = self.__dict__.get("_network_cache")
+        out = getattr(self, "out_activation_", None)
+        if (
+            cache is not None
+            and cache[3] == (self.activation, out)
+            and _holds(self.coefs_, cache[1])
+            and _holds(self.intercepts_, cache[2])
+        ):
+            return cache[0]
+        return self._adopt(self._from_attributes())
+
+    def _from_attributes(self) -> Network:
+        """A network from ``coefs_``, ``intercepts_``, ``activation`` and ``out_activation_`` as they are."""
+        coefs, intercepts = getattr(self, "coefs_", None), getattr(self, "intercepts_", None)
+        if not isinstance(coefs, (list, tuple)) or not isinstance(intercepts, (list, tuple)) or not coefs:
+            raise ChainruleError(
+                "coefs_ and intercepts_ must be lists of arrays, one per layer; got "
+                f"{type(coefs).__name__} and {type(intercepts).__name__}"
             )
-        raise unknown_name("solver", self.solver, ("adam", "sgd"))
+        if len(coefs) != len(intercepts):
+            raise ChainruleError(
+                f"coefs_ has {len(coefs)} arrays and intercepts_ {len(intercepts)}; they need one each per layer"
+            )
+        arrays = [np.asarray(c) for c in coefs]
+        dtype = np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
+        out = getattr(self, "out_activation_", None)
+        if out not in _OUTPUTS:
+            raise unknown_name("out_activation_", out, _OUTPUTS)
+        hidden = self._hidden_name_map.get(self.activation, self.activation)
+        acts = [hidden] * (len(arrays) - 1) + [_OUTPUTS[out]]
+        try:
+            net = Network.from_weights([a.T for a in arrays], list(intercepts), activation=acts, dtype=dtype)
+        except ChainruleError as exc:
+            raise ChainruleError(f"coefs_ and intercepts_ do not make a network: {exc}") from None
+        for what, size, attribute in (
+            ("inputs", net.sizes[0], "n_features_in_"),
+            ("outputs", net.sizes[-1], "n_outputs_"),
+        ):
+            fitted = getattr(self, attribute, size)
+            if size != fitted:
+                raise ChainruleError(
+                    f"coefs_ make a network of {size} {what}; this estimator was fitted on {fitted} ({attribute})"
+                )
+        return net
 
-    def _new_network(self, n_in: int, n_out: int) -> Network:
-        return Network(
-            [n_in, *self._sizes, n_out],
-            activation=_SKLEARN_ACTIVATIONS.get(self.activation, self.activation),
-            output_activation=self._output,
-            seed=self._seed,
-        )
+    def _adopt(self, net: Network) -> Network:
+        """Make ``coefs_`` and ``intercepts_`` views of ``net``'s parameters (the same list objects
+        when they are lists) and remember them."""
+        coef_views = tuple(W.T for W in net.W)
+        intercept_views = tuple(net.b) if net.b is not None else ()
+        for name, views in (("coefs_", coef_views), ("intercepts_", intercept_views)):
+            current = self.__dict__.get(name)
+            if isinstance(current, list):
+                current[:] = views
+            else:
+                setattr(self, name, list(views))
+        self._network_cache = (net, coef_views, intercept_views, (self.activation, self.out_activation_))
+        return net
 
-    def _train(self, X: np.ndarray, Y: np.ndarray, epochs: int, fresh: bool) -> None:
+    @property
+    def network_(self) -> Network:
+        """The :class:`~chainrule.Network` the estimator computes with (``W[l]`` is ``coefs_[l - 1].T``)."""
+        check_is_fitted(self, "coefs_")
+        return self._net()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_network_cache", None)  # the network is rebuilt from coefs_ and intercepts_
+        return state
+
+    # ---------------------------------------------------------------- initialisation
+    def _initialize(self, Y: np.ndarray, layer_units: list[int], dtype: np.dtype) -> None:
+        """scikit-learn's first-fit state, and Glorot-uniform weights drawn as scikit-learn draws them."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = Y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._output_activation()
+        hidden = self._hidden_name_map.get(self.activation, self.activation)
+        acts = [hidden] * (len(layer_units) - 2) + [_OUTPUTS[self.out_activation_]]
+        net = Network._unfilled(layer_units, acts, True, dtype)
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for l in range(1, len(layer_units)):
+            fan_in, fan_out = layer_units[l - 1], layer_units[l]
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            coef = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
+            intercept = self._random_state.uniform(-bound, bound, fan_out)
+            np.copyto(net.W[l], coef.T, casting="unsafe")
+            np.copyto(net.b[l], intercept, casting="unsafe")  # type: ignore[index]
+        self.coefs_: list[np.ndarray] = []
+        self.intercepts_: list[np.ndarray] = []
+        self._adopt(net)
+        self._best_parameters = net._flat.copy()
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_: list[float] = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_: list[float] | None = []
+                self.best_validation_score_: float | None = -np.inf
+                self.best_loss_: float | None = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    # ---------------------------------------------------------------- training
+    def _fit(self, X: Any, y: Any, sample_weight: Any = None, incremental: bool = False) -> _BaseMLP:
+        self._check_params()
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, Y = self._validate_input(X, y, incremental, reset=first_pass)
+        w_raw = None if sample_weight is None else self._sample_weight(sample_weight, X.shape[0])
+        layer_units = [X.shape[1], *self._sizes, Y.shape[1]]
+        self._random_state = check_random_state(self._random_state_arg)
+        if first_pass:
+            self._initialize(Y, layer_units, X.dtype)
+        self.n_outputs_ = Y.shape[1]
+        net = self._net()
+        if list(net.sizes) != layer_units:
+            raise ChainruleError(
+                f"the network has layers {list(net.sizes)} but this fit needs {layer_units} "
+                "(hidden_layer_sizes, or the number of outputs, changed since the weights were made); "
+                "fit afresh with warm_start=False"
+            )
+        X = X.astype(net.dtype, copy=False)
+        Y = np.asarray(Y, dtype=net.dtype)
+        objective = _Objective(net, get_loss(self._chainrule_loss()), self._loss_scale(), float(self.alpha))
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._fit_stochastic(net, objective, X, Y, w_raw, incremental)
+        else:
+            self._fit_lbfgs(net, objective, X, Y, w_raw)
+        return self
+
+    @staticmethod
+    def _sample_weight(sample_weight: Any, n: int) -> np.ndarray:
+        """Validated weights in float64, as given (the L2 penalty divides by their sum)."""
+        if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, (bool, np.bool_)):
+            sample_weight = np.full(n, sample_weight, dtype=np.float64)  # one weight for all, as scikit-learn allows
+        as_sample_weight(sample_weight, n, np.float64)  # numbers, shape, finite, >= 0, a positive sum
+        return np.asarray(sample_weight, dtype=np.float64)
+
+    def _fit_stochastic(
+        self, net: Network, objective: _Objective, X: Any, Y: np.ndarray, w_raw: np.ndarray | None, incremental: bool
+    ) -> None:
+        p = net._flat
+        optimizer = getattr(self, "_optimizer", None)
+        if not incremental or optimizer is None or getattr(optimizer, "size", p.size) != p.size:
+            if self.solver == "sgd":
+                self._optimizer: SGDSolver | AdamSolver = SGDSolver(
+                    p.size,
+                    p.dtype,
+                    self.learning_rate_init,
+                    self.learning_rate,
+                    self.momentum,
+                    self.nesterovs_momentum,
+                    self.power_t,
+                )
+            else:
+                self._optimizer = AdamSolver(
+                    p.size, p.dtype, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon
+                )
+        if self.early_stopping and incremental:
+            raise ChainruleError("partial_fit does not support early_stopping=True")
+        for name in ("loss_curve_", "validation_scores_"):  # set by a hand-made or older estimator
+            if not hasattr(self, name):
+                setattr(self, name, [] if name == "loss_curve_" or self.early_stopping else None)
+        if not hasattr(self, "_no_improvement_count"):
+            self._no_improvement_count = 0
+        if not hasattr(self, "best_loss_"):
+            self.best_loss_ = None if self.early_stopping else np.inf
+        if self.early_stopping and getattr(self, "best_validation_score_", None) is None:
+            self.best_validation_score_ = -np.inf
+        if getattr(self, "_best_parameters", None) is None or self._best_parameters.shape != p.shape:
+            self._best_parameters = p.copy()
+        early_stopping = self.early_stopping
+        X_val = y_val = w_val = None
+        if early_stopping:
+            # stratified for one output, on the 0/1 labels as scikit-learn has them (its messages name True)
+            stratify = Y.astype(bool) if (is_classifier(self) and self.n_outputs_ == 1) else None
+            parts = [X, Y] + ([] if w_raw is None else [w_raw])
+            try:
+                split = train_test_split(
+                    *parts, random_state=self._random_state, test_size=self.validation_fraction, stratify=stratify
+                )
+            except ValueError as exc:
+                raise ChainruleError(f"early_stopping: {' '.join(str(exc).split())}") from None
+            X, X_val, Y, Y_val = split[:4]
+            if w_raw is not None:
+                w_raw, w_val = split[4], split[5]
+            if X_val.shape[0] < 2:
+                raise ChainruleError(
+                    "The validation set is too small. Increase 'validation_fraction' or the size of your dataset "
+                    f"(early_stopping set aside {X_val.shape[0]} of {X_val.shape[0] + X.shape[0]} samples)."
+                )
+            y_val = self._label_binarizer.inverse_transform(Y_val) if is_classifier(self) else Y_val
         n = X.shape[0]
-        bs = min(200, n) if self.batch_size == "auto" else int(self.batch_size)
-        use_val = fresh and self.early_stopping and n >= 10
-        stopper = _NoImprovement(self.tol, self.n_iter_no_change, "val_loss" if use_val else "loss")
-        if fresh or not hasattr(self, "_optimizer_state"):
-            self._optimizer_state = self._optimizer()
-        history = fit(
-            self.network_,
-            X,
-            Y,
-            loss=self.loss or self._loss,
-            epochs=epochs,
-            batch_size=min(bs, n),
-            optimizer=self._optimizer_state,
-            shuffle=self.shuffle,
-            seed=self._seed if fresh else None,
-            validation_fraction=self.validation_fraction if use_val else None,
-            restore_best=use_val,
-            callbacks=[stopper] if fresh else [],
-            verbose=self.verbose,
-        )
-        if history.stopped and history.stopped.startswith(("diverged", "interrupted")):
-            raise ChainruleError(f"training {history.stopped}")
-        self.loss_curve_ = ([] if fresh else list(getattr(self, "loss_curve_", []))) + list(history.loss)
-        self.n_iter_ = (0 if fresh else getattr(self, "n_iter_", 0)) + history.epochs
-        self.loss_ = self.loss_curve_[-1]
-        self.history_ = history
+        if self.batch_size == "auto":
+            batch_size = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped", stacklevel=3
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n))
+        w_engine = None if w_raw is None else as_sample_weight(w_raw, n, p.dtype) if w_raw.any() else None
+        batches = _Batches(X, Y, w_raw, w_engine, batch_size)
+        sample_idx = np.arange(n)
+        previous = p.copy()  # the weights before the last step: kept when a step diverges
+        diverged = ""
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:  # sklearn.utils.shuffle(sample_idx, random_state=...), without its overhead
+                    order = np.arange(n)
+                    self._random_state.shuffle(order)
+                    sample_idx = sample_idx[order]
+                accumulated = 0.0
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught here
+                    for Xb, Yb, wb, w_sum in batches.epoch(sample_idx if self.shuffle else None):
+                        C, grad = objective.data(Xb, Yb, wb)
+                        if not math.isfinite(C):
+                            diverged = f"the loss became {C} at epoch {self.n_iter_ + 1}"
+                            break
+                        np.copyto(previous, p)
+                        c = objective.alpha / w_sum
+                        C += 0.5 * c * self._optimizer.update(p, grad, c, objective.mask)
+                        accumulated += C * Xb.shape[0]
+                if not diverged and not all_finite(p):
+                    diverged = f"a weight became NaN or inf in epoch {self.n_iter_ + 1}"
+                self.n_iter_ += 1
+                self.loss_ = math.nan if diverged else accumulated / n
+                self.t_ += n
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+                if diverged:
+                    np.copyto(p, previous)
+                    if early_stopping:
+                        self.validation_scores_.append(math.nan)  # type: ignore[union-attr]
+                    break
+                self._update_no_improvement_count(early_stopping, X_val, y_val, w_val)
+                self._optimizer.iteration_ends(self.t_)
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if early_stopping:
+                        msg = (
+                            f"Validation score did not improve more than tol={self.tol:f} "
+                            f"for {self.n_iter_no_change} consecutive epochs."
+                        )
+                    else:
+                        msg = (
+                            f"Training loss did not improve more than tol={self.tol:f} "
+                            f"for {self.n_iter_no_change} consecutive epochs."
+                        )
+                    if self._optimizer.trigger_stopping(msg, self.verbose):
+                        break
+                    self._no_improvement_count = 0
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
+                        "hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
+        except KeyboardInterrupt:
+            if not all_finite(p):
+                np.copyto(p, previous)
+            warnings.warn("Training interrupted by user.", stacklevel=3)
+        if early_stopping:
+            np.copyto(p, self._best_parameters)  # the best validation epoch's weights
+        if diverged:
+            if early_stopping:
+                warnings.warn(
+                    f"Training diverged: {diverged}; the weights of the best validation epoch are kept "
+                    f"(validation score {self.best_validation_score_}). Try a smaller learning_rate_init.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+            else:
+                raise ChainruleError(
+                    f"{_NON_FINITE} Training diverged: {diverged}; the weights of the last step with a finite "
+                    "loss are kept (try a smaller learning_rate_init, or scale X)."
+                )
 
-    @property
-    def coefs_(self) -> list[np.ndarray]:
-        """scikit-learn's layout: ``coefs_[i]`` is ``(n_in, n_out)``, the transpose of ``network_.W[i + 1]``."""
-        check_is_fitted(self, "network_")
-        return [W.T.copy() for W in self.network_.W]
+    def _update_no_improvement_count(self, early_stopping: bool, X: Any, y: Any, sample_weight: Any) -> None:
+        """scikit-learn's stopping rule: count the epochs whose validation score (with
+        ``early_stopping``) or training loss did not improve on the best by ``tol``."""
+        if early_stopping:
+            score = self._score(X, y, sample_weight)
+            self.validation_scores_.append(score)  # type: ignore[union-attr]
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            best = self.best_validation_score_
+            if score < best + self.tol:  # type: ignore[operator]
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > best:  # type: ignore[operator]
+                self.best_validation_score_ = score
+                np.copyto(self._best_parameters, self._net()._flat)
+        else:
+            last = self.loss_curve_[-1]
+            if last > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if last < self.best_loss_:
+                self.best_loss_ = last
 
-    @property
-    def intercepts_(self) -> list[np.ndarray]:
-        check_is_fitted(self, "network_")
-        return [b.copy() for b in self.network_.b]  # type: ignore[union-attr]
+    def _fit_lbfgs(self, net: Network, objective: _Objective, X: Any, Y: np.ndarray, w_raw: np.ndarray | None) -> None:
+        """SciPy's L-BFGS-B on the parameter vector, with chainrule's gradient of the whole set."""
+        p = net._flat
+        w = None if w_raw is None else as_sample_weight(w_raw, X.shape[0], p.dtype)
+        w_sum = float(X.shape[0] if w_raw is None else w_raw.sum())
+        last = [math.nan]
 
-    @property
-    def n_layers_(self) -> int:
-        check_is_fitted(self, "network_")
-        return self.network_.L + 1
+        def loss_and_gradient(x: np.ndarray) -> tuple[float, np.ndarray]:
+            np.copyto(p, x, casting="unsafe")
+            C, grad = objective(X, Y, w, w_sum)
+            last[0] = C
+            return C, grad.astype(np.float64)  # a copy: SciPy keeps it while the buffer is reused
 
-    def _outputs(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "network_")
-        X = _validate(self, X, reset=False, dtype=[np.float64, np.float32])
-        return self.network_.predict(X)
+        iteration = [0]
+
+        def report(xk: np.ndarray) -> None:
+            iteration[0] += 1
+            print(f"Iteration {iteration[0]}, loss = {last[0]:.8f}")
+
+        with _scipy_blas_one_thread():
+            result = scipy.optimize.minimize(
+                loss_and_gradient,
+                p.astype(np.float64),
+                method="L-BFGS-B",
+                jac=True,
+                options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+                callback=report if self.verbose else None,
+            )
+        self.n_iter_ = min(int(result.nit), self.max_iter)
+        if result.status != 0:
+            message = result.message.decode() if isinstance(result.message, bytes) else str(result.message)
+            text = f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={result.status}):\n{message}\n"
+            if self.n_iter_ == self.max_iter:
+                text += f"\nIncrease the number of iterations to improve the convergence (max_iter={self.max_iter})."
+            text += "\nYou might also want to scale the data as shown in:\n    https://scikit-learn.org/stable/modules/preprocessing.html"
+            warnings.warn(text, ConvergenceWarning, stacklevel=3)
+        self.loss_ = float(result.fun)
+        np.copyto(p, result.x, casting="unsafe")
+        if not all_finite(p):
+            raise ChainruleError(_NON_FINITE)
+
+    # ---------------------------------------------------------------- prediction
+    def _forward(self, X: Any) -> np.ndarray:
+        """``a^(L)`` for validated ``X`` (dense or sparse)."""
+        net = self._net()
+        X = X.astype(net.dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if scipy.sparse.issparse(X):
+                z1 = np.asarray(X @ net.W[1].T)
+                if net.b is not None:
+                    z1 += net.b[1]
+                a1 = net.g[1].g(z1)
+                return a1 if net.L == 1 else net._output(a1, start=2)[1]
+            return net._output(X)[1]
+
+    def _check_input(self, X: Any) -> Any:
+        check_is_fitted(self, "coefs_")
+        return _validate(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=[np.float64, np.float32])
+
+    def _score_with_function(self, X: Any, y: Any, sample_weight: Any, score_function: Any) -> float:
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return math.nan
+        return float(score_function(y, y_pred, sample_weight=sample_weight))
+
+    def _check_solver(self) -> bool:
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. {self.solver} is not stochastic."
+            )
+        return True
+
+    # ---------------------------------------------------------------- beyond scikit-learn
+    def _targets_for(self, y: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def gradients(self, X: Any, y: Any, *, per_sample: bool = False) -> Gradients:
+        """:func:`chainrule.gradients` of the training loss's data term (without the L2 penalty)
+        at the fitted weights: the mean over ``X``'s rows, or each row's own with ``per_sample=True``.
+
+        The loss is chainrule's name for the estimator's (``cross_entropy``,
+        ``binary_cross_entropy``, ``mse`` for the regressor, which is twice scikit-learn's half
+        squared error, or ``poisson``).
+        """
+        X = self._check_input(X)
+        if scipy.sparse.issparse(X):
+            X = X.toarray()
+        return gradients(self._net(), X, self._targets_for(y), self._chainrule_loss(), per_sample=per_sample)
+
+    def explain(self, X: Any, y: Any, layer: int, j: int, k: int | None = None, **kwargs: Any) -> Explanation:
+        """:func:`chainrule.explain` for weight ``w_jk^(layer)`` (or bias ``b_j^(layer)`` with
+        ``k=None``) of the fitted network: the article's three terms with ``X``'s numbers."""
+        X = self._check_input(X)
+        if scipy.sparse.issparse(X):
+            X = X.toarray()
+        return explain(self._net(), X, self._targets_for(y), layer, j, k, loss=self._chainrule_loss(), **kwargs)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
-    """A multilayer perceptron classifier trained by chainrule: softmax output, cross-entropy.
+    """Multi-layer perceptron classifier: scikit-learn's ``MLPClassifier``, computed by chainrule.
 
-    Hyper-parameters follow scikit-learn's ``MLPClassifier``. Labels of any type are encoded
-    to ``classes_``; the network has one softmax output per class (two for a binary problem).
+    Every parameter has scikit-learn's meaning and default (see its documentation). Several
+    classes: a softmax output with the cross-entropy; two classes: one logistic output; an
+    indicator matrix ``y`` (multilabel): one logistic output per label. Solvers ``"adam"``,
+    ``"sgd"`` (with ``learning_rate`` ``"constant"``, ``"invscaling"`` or ``"adaptive"``) and
+    ``"lbfgs"``.
 
     >>> from sklearn.datasets import load_iris
     >>> X, y = load_iris(return_X_y=True)
@@ -264,76 +752,182 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     (True, (4, 16), (16, 4))
     """
 
-    _loss = "cross_entropy"
-    _output = "softmax"
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
 
-    def _targets(self, y: Any, first: bool, classes: Any = None) -> np.ndarray:
-        try:
+    def _output_activation(self) -> str:
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _chainrule_loss(self) -> str:
+        return "binary_cross_entropy" if self.out_activation_ == "logistic" else "cross_entropy"
+
+    def _loss_scale(self) -> float:
+        return 1.0
+
+    def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
+        X, y = _validate(
+            self, X, y, accept_sparse=["csr", "csc"], multi_output=True, dtype=(np.float64, np.float32), reset=reset
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        try:
             check_classification_targets(y)
-        except ValueError as exc:  # y of several columns, continuous values, ...
+        except ValueError as exc:
             raise ChainruleError(str(exc)) from None
-        if first:
-            self._encoder = LabelEncoder().fit(y if classes is None else classes)
-            self.classes_ = self._encoder.classes_
-            if self.classes_.size < 2:
+        kind = type_of_target(y)
+        if kind not in ("binary", "multiclass", "multilabel-indicator"):
+            raise ChainruleError(
+                f"y is {kind}: a classifier takes one label per sample, or an indicator matrix of 0/1 "
+                "columns (multilabel); for several labelled outputs use sklearn.multioutput.MultiOutputClassifier"
+            )
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ChainruleError(
+                        "warm_start can only be used where `y` has the same classes as in the previous call to fit. "
+                        f"Previously got {self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ChainruleError(
-                    f"a classifier needs samples of at least two classes; y holds one class only: {self.classes_[0]!r}"
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        return X, self._label_binarizer.transform(y).astype(X.dtype)
+
+    def _targets_for(self, y: Any) -> np.ndarray:
+        check_is_fitted(self, "coefs_")
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        unseen = np.setdiff1d(unique_labels(y), self.classes_)
         if unseen.size:
             raise ChainruleError(
                 f"y holds labels {shown(unseen.tolist())} that are not in classes_ {shown(self.classes_.tolist())}"
             )
-        return self._encoder.transform(y)
+        try:
+            return self._label_binarizer.transform(y).astype(np.float64)
+        except ValueError as exc:  # a 2-D y for a model fitted on labels, or the other way round
+            raise ChainruleError(f"y: {exc}") from None
 
-    def fit(self, X: Any, y: Any) -> MLPClassifier:
-        """Train a new network on ``X`` (samples in rows) and the labels ``y``."""
-        self._check_params()
-        X, y = _validate(self, X, y, dtype=[np.float64, np.float32], y_numeric=False, multi_output=False)
-        labels = self._targets(y, first=True)
-        self.network_ = self._new_network(X.shape[1], self.classes_.size)
-        self._train(X, labels, self.max_iter, fresh=True)
-        return self
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
+        """Fit the model to ``X`` (samples in rows, dense or sparse) and the labels ``y``
+        (or an indicator matrix for multilabel), optionally with ``sample_weight``."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)  # type: ignore[return-value]
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
-        """One more epoch on ``X, y``; the first call needs ``classes`` (every label that will occur)."""
-        self._check_params()
-        first = not hasattr(self, "network_")
-        if first and classes is None:
-            raise ChainruleError("the first call to partial_fit needs classes=, every label that will occur")
-        X, y = _validate(self, X, y, dtype=[np.float64, np.float32], reset=first, multi_output=False)
-        labels = self._targets(y, first=first, classes=classes)
-        if first:
-            self.network_ = self._new_network(X.shape[1], self.classes_.size)
-        self._train(X, labels, 1, fresh=first)
-        return self
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None) -> MLPClassifier:
+        """One epoch over ``X, y``; the first call needs ``classes`` (every label that will occur).
+        Only for the stochastic solvers, as in scikit-learn."""
+        if not hasattr(self, "classes_"):
+            if classes is None:
+                raise ChainruleError("classes must be passed on the first call to partial_fit.")
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+            self.classes_ = self._label_binarizer.classes_
+        elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
+            raise ChainruleError(
+                f"`classes={shown(list(classes))}` is not the same as on last call to partial_fit, was: "
+                f"{shown(list(self.classes_))}"
+            )
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)  # type: ignore[return-value]
+
+    def _predict(self, X: Any, check_input: bool = True) -> np.ndarray:
+        if check_input:
+            X = self._check_input(X)
+        y_pred = self._forward(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The predicted class of each sample (an indicator matrix for multilabel)."""
+        return self._predict(X)
+
+    def _score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        return self._score_with_function(X, y, sample_weight, accuracy_score)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, ``(n_samples, n_classes)`` in the order of ``classes_``."""
-        return self._outputs(X)
+        y_pred = self._forward(self._check_input(X))
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        if y_pred.ndim == 1:
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
 
-    def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of each sample."""
-        proba = self.predict_proba(X)
-        return self.classes_[proba.argmax(axis=1)]
-
-    def explain(self, X: Any, y: Any, layer: int, j: int, k: int | None = None, **kwargs: Any) -> Explanation:
-        """:func:`chainrule.explain` for a weight (or bias) of the fitted network, on labels ``y``."""
-        check_is_fitted(self, "network_")
-        X = _validate(self, X, reset=False, dtype=[np.float64, np.float32])
-        labels = self._targets(y, first=False)
-        return explain(self.network_, X, labels, layer, j, k, loss=self.loss or self._loss, **kwargs)
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """``log(predict_proba(X))``."""
+        y_prob = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(y_prob, out=y_prob)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
+        tags.classifier_tags.multi_label = True
         return tags
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """A multilayer perceptron regressor trained by chainrule: identity output, ``mse`` loss
-    (the mean over outputs of the squared error; see the module docstring for the scale).
+    """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor``, computed by chainrule.
+
+    ``loss="squared_error"`` (half the squared error averaged over samples and outputs, identity
+    output) or ``"poisson"`` (half the Poisson deviance, exponential output), as in scikit-learn;
+    or any chainrule :class:`~chainrule.losses.Loss` for an identity output, such as the article's
+    own ``chainrule.losses.SquaredError()``. Every other parameter has scikit-learn's meaning.
 
     >>> from sklearn.datasets import make_regression
     >>> X, y = make_regression(n_samples=200, n_features=3, noise=0.1, random_state=0)
@@ -342,46 +936,119 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     True
     """
 
-    _loss = "mse"
-    _output = "identity"
+    def __init__(
+        self,
+        loss: str | Loss = "squared_error",
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+    ) -> None:
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
 
-    def _targets(self, y: Any) -> np.ndarray:
+    def _check_loss(self) -> None:
+        if isinstance(self.loss, Loss):
+            get_loss(self.loss).check_output(ACTIVATIONS["identity"]())
+        elif not isinstance(self.loss, str) or self.loss not in _REGRESSION_LOSSES:
+            raise unknown_name("loss", self.loss, _REGRESSION_LOSSES)
+
+    def _output_activation(self) -> str:
+        return "exp" if isinstance(self.loss, str) and self.loss == "poisson" else "identity"
+
+    def _chainrule_loss(self) -> str | Loss:
+        if isinstance(self.loss, Loss):
+            return self.loss
+        return "poisson" if self.loss == "poisson" else "mse"
+
+    def _loss_scale(self) -> float:
+        return 0.5 if isinstance(self.loss, str) and self.loss == "squared_error" else 1.0
+
+    def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
+        X, y = _validate(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if isinstance(self.loss, str) and self.loss == "poisson" and (y < 0).any():
+            raise ChainruleError("loss='poisson' needs targets y >= 0; y holds negative values")
+        return X, (y.reshape(-1, 1) if y.ndim == 1 else y)
+
+    def _targets_for(self, y: Any) -> np.ndarray:
         y = np.asarray(y, dtype=np.float64)
-        self._y_1d = y.ndim == 1
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
-    def fit(self, X: Any, y: Any) -> MLPRegressor:
-        """Train a new network on ``X`` and the targets ``y`` (one column or several)."""
-        self._check_params()
-        X, y = _validate(self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=True)
-        Y = self._targets(y)
-        self.network_ = self._new_network(X.shape[1], Y.shape[1])
-        self._train(X, Y, self.max_iter, fresh=True)
-        return self
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+        """Fit the model to ``X`` (samples in rows, dense or sparse) and the targets ``y`` (one
+        column or several), optionally with ``sample_weight``."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)  # type: ignore[return-value]
 
-    def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
-        """One more epoch on ``X, y``."""
-        self._check_params()
-        first = not hasattr(self, "network_")
-        X, y = _validate(self, X, y, dtype=[np.float64, np.float32], reset=first, multi_output=True, y_numeric=True)
-        Y = self._targets(y)
-        if first:
-            self.network_ = self._new_network(X.shape[1], Y.shape[1])
-        self._train(X, Y, 1, fresh=first)
-        return self
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+        """One epoch over ``X, y`` (stochastic solvers only, as in scikit-learn)."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)  # type: ignore[return-value]
+
+    def _predict(self, X: Any, check_input: bool = True) -> np.ndarray:
+        if check_input:
+            X = self._check_input(X)
+        y_pred = self._forward(X)
+        return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
 
     def predict(self, X: Any) -> np.ndarray:
-        """The network's output for each sample (1-D when trained on a 1-D ``y``)."""
-        out = self._outputs(X)
-        return out[:, 0] if self._y_1d else out
+        """The network's output for each sample (1-D for one output)."""
+        return self._predict(X)
 
-    def explain(self, X: Any, y: Any, layer: int, j: int, k: int | None = None, **kwargs: Any) -> Explanation:
-        """:func:`chainrule.explain` for a weight (or bias) of the fitted network."""
-        check_is_fitted(self, "network_")
-        X = _validate(self, X, reset=False, dtype=[np.float64, np.float32])
-        return explain(
-            self.network_, X, np.asarray(y, dtype=np.float64), layer, j, k, loss=self.loss or self._loss, **kwargs
-        )
+    def _score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        return self._score_with_function(X, y, sample_weight, r2_score)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
