@@ -745,11 +745,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ``"sgd"`` (with ``learning_rate`` ``"constant"``, ``"invscaling"`` or ``"adaptive"``) and
     ``"lbfgs"``.
 
+    The same ``random_state`` gives scikit-learn's model, to rounding:
+
+    >>> import numpy as np, sklearn.neural_network
     >>> from sklearn.datasets import load_iris
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=300, random_state=0).fit(X, y)
-    >>> clf.score(X, y) > 0.95, clf.coefs_[0].shape, clf.network_.W[1].shape
-    (True, (4, 16), (16, 4))
+    >>> params = dict(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=500, random_state=0)
+    >>> clf = MLPClassifier(**params).fit(X, y)
+    >>> theirs = sklearn.neural_network.MLPClassifier(**params).fit(X, y)
+    >>> clf.score(X, y), clf.n_iter_ == theirs.n_iter_, np.allclose(clf.predict_proba(X), theirs.predict_proba(X))
+    (0.98, True, True)
+    >>> clf.coefs_[0].shape, clf.network_.W[1].shape
+    ((4, 16), (16, 4))
     """
 
     def __init__(
