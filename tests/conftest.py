@@ -99,6 +99,8 @@ def ref_dC0_da(name: str, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         return 2 * (a - y)
     if name == "mse":
         return 2 * (a - y) / a.shape[-1]
+    if name == "half_mse":
+        return (a - y) / a.shape[-1]
     if name == "cross_entropy":
         return -y / a
     if name == "poisson":
@@ -111,6 +113,8 @@ def ref_C0(name: str, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         return ((a - y) ** 2).sum(axis=1)
     if name == "mse":
         return ((a - y) ** 2).mean(axis=1)
+    if name == "half_mse":
+        return ((a - y) ** 2).mean(axis=1) / 2
     if name == "cross_entropy":
         return -(y * np.log(a)).sum(axis=1)
     if name == "binary_cross_entropy":
@@ -160,6 +164,8 @@ def _oracle_loss(loss: str, a, y, log):
         return ((a - y) ** 2).sum(1)
     if loss == "mse":
         return ((a - y) ** 2).sum(1) / a.shape[1]
+    if loss == "half_mse":
+        return ((a - y) ** 2).sum(1) / (2 * a.shape[1])
     if loss == "cross_entropy":
         return -(y * log(a)).sum(1)
     if loss == "poisson":  # y log y as y log(y + [y = 0]): 0 at y = 0 without a where

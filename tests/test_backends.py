@@ -25,6 +25,7 @@ OUTPUT_LOSS = [
     ("softmax", "cross_entropy"),
     ("sigmoid", "binary_cross_entropy"),
     ("softplus", "mse"),
+    ("identity", "half_mse"),
 ]
 
 

@@ -22,6 +22,7 @@ ACTS = sorted(cr.ACTIVATIONS)
 OUTPUT_FOR_LOSS = {
     "squared_error": ACTS,
     "mse": ACTS,
+    "half_mse": ["identity", "tanh"],
     "cross_entropy": ["softmax"],
     "binary_cross_entropy": ["sigmoid"],
     "poisson": ["exp"],

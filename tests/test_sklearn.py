@@ -74,7 +74,7 @@ def test_explain_method_matches_chainrule_explain():
     ref = cr.explain(clf.network_, X, y, layer=1, j=2, k=3, loss="binary_cross_entropy")  # one logistic output
     assert e.mean == ref.mean and e.mean == pytest.approx(e.finite_difference, rel=1e-5)
     reg = MLPRegressor(hidden_layer_sizes=(5,), max_iter=30, random_state=0).fit(X, X[:, 0])
-    assert reg.explain(X, X[:, 0], layer=2, j=0, k=1).loss.name == "mse"
+    assert reg.explain(X, X[:, 0], layer=2, j=0, k=1).loss.name == "half_mse"
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

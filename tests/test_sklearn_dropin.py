@@ -284,7 +284,7 @@ def test_multi_output_gradient_is_the_gradient_of_the_loss():
         c[...] = s  # the same point
     from chainrule.sklearn import _Objective
 
-    objective = _Objective(net, cr.get_loss("mse"), 0.5, 0.0)
+    objective = _Objective(net, cr.get_loss("half_mse"), 0.0)
     C, grad = objective(X, Y, None, float(len(X)))
     grad = grad.copy()
     assert C == pytest.approx(((Y - ours.predict(X)) ** 2).mean() / 2, rel=1e-12)

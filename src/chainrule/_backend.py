@@ -57,7 +57,7 @@ BACKENDS = ("auto", "numba", "numpy")
 #: activation and loss names the compiled kernels know, with their codes for them (the one table:
 #: chainrule._kernels reads its constants from here)
 ACTIVATION_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "leaky_relu": 4, "softplus": 5, "softmax": 6}
-LOSS_CODES = {"squared_error": 0, "mse": 1, "cross_entropy": 2, "binary_cross_entropy": 3}
+LOSS_CODES = {"squared_error": 0, "mse": 1, "cross_entropy": 2, "binary_cross_entropy": 3, "half_mse": 4}
 
 #: ``n_samples x sum_l n_l n_(l-1)`` at or below which "auto" uses the compiled kernel. Up to
 #: here every matrix product of the kernel stays below OpenBLAS's threading threshold

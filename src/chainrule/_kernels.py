@@ -56,8 +56,8 @@ __all__ = [
 IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTPLUS, SOFTMAX = (
     ACTIVATION_CODES[name] for name in ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax")
 )
-SQUARED_ERROR, MSE, CROSS_ENTROPY, BINARY_CROSS_ENTROPY = (
-    LOSS_CODES[name] for name in ("squared_error", "mse", "cross_entropy", "binary_cross_entropy")
+SQUARED_ERROR, MSE, CROSS_ENTROPY, BINARY_CROSS_ENTROPY, HALF_MSE = (
+    LOSS_CODES[name] for name in ("squared_error", "mse", "cross_entropy", "binary_cross_entropy", "half_mse")
 )
 
 _SMALL_PRODUCT = 4096  # multiply-adds below which a loop beats a BLAS call
@@ -438,14 +438,16 @@ def loss_layer(code, z, a, Y, C0, da, delta, teach):
     n, m = a.shape
     for r in range(n):
         c = 0.0
-        if code == SQUARED_ERROR or code == MSE:
-            scale = 2.0 if code == SQUARED_ERROR else 2.0 / m
+        if code == SQUARED_ERROR or code == MSE or code == HALF_MSE:
+            scale = 2.0 if code == SQUARED_ERROR else 2.0 / m if code == MSE else 1.0 / m
             for j in range(m):
                 diff = a[r, j] - Y[r, j]
                 c += diff * diff
                 da[r, j] = scale * diff
             if code == MSE:
                 c /= m
+            elif code == HALF_MSE:
+                c /= 2 * m
         elif code == CROSS_ENTROPY:
             # C0 = logsumexp(z) sum_j y_j - sum_j y_j z_j ; delta = a sum_j y_j - y
             top = z[r, 0]

@@ -135,6 +135,29 @@ class MeanSquaredError(Loss):
         return d
 
 
+class HalfMeanSquaredError(MeanSquaredError):
+    """Half the mean over the outputs, scikit-learn's squared error:
+    ``C0 = (1/(2 n_L)) sum_j (a_j - y_j)^2``, ``dC0/da_j = (a_j - y_j) / n_L``.
+
+    What :class:`chainrule.sklearn.MLPRegressor` minimises (plus its penalty); half of ``mse``.
+    """
+
+    name = "half_mse"
+    C0_text = "(1/(2 n_L)) sum_j (a_j - y_j)^2"
+    dC0_da_text = "({a} - {y}) / {n}"
+    dC0_da_tex = r"\frac{{{a} - {y}}}{{{n}}}"
+
+    def C0(self, a: np.ndarray, Y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+        c = super().C0(a, Y, z)
+        c /= 2
+        return c
+
+    def dC0_da(self, a: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        d = np.subtract(a, Y, out=out)
+        d /= a.shape[1]
+        return d
+
+
 class CrossEntropy(Loss):
     """Categorical cross-entropy on softmax outputs: ``C0 = -sum_j y_j log a_j``.
 
@@ -280,7 +303,8 @@ class PoissonDeviance(Loss):
 
 #: The registry of losses, name -> class. ``get_loss`` builds instances from it.
 LOSSES: dict[str, type[Loss]] = {
-    cls.name: cls for cls in (SquaredError, MeanSquaredError, CrossEntropy, BinaryCrossEntropy, PoissonDeviance)
+    cls.name: cls
+    for cls in (SquaredError, MeanSquaredError, HalfMeanSquaredError, CrossEntropy, BinaryCrossEntropy, PoissonDeviance)
 }
 
 

@@ -157,8 +157,7 @@ def _scipy_blas_one_thread() -> Any:
 class _Objective:
     """scikit-learn's training loss of one batch and its gradient, by chainrule's backpropagation.
 
-    The data term is the (weighted) mean over the batch of the chainrule loss times ``scale``
-    (1/2 for the regressor's half squared error, which chainrule's ``mse`` doubles); the penalty
+    The data term is the (weighted) mean over the batch of the chainrule loss; the penalty
     is ``alpha ||W||^2 / (2 sum w)`` over the weights (``mask`` is 1 on them, 0 on the biases).
     :meth:`data` gives the data term and its gradient (the stochastic solvers fold the penalty
     into their step); calling the objective gives the whole loss and gradient (L-BFGS). The
@@ -166,8 +165,8 @@ class _Objective:
     takes the first layer by sparse products and layers ``2..L`` by the engine.
     """
 
-    def __init__(self, net: Network, loss: Loss, scale: float, alpha: float) -> None:
-        self.net, self.loss, self.scale, self.alpha = net, loss, scale, alpha
+    def __init__(self, net: Network, loss: Loss, alpha: float) -> None:
+        self.net, self.loss, self.alpha = net, loss, alpha
         self.spaces: dict[int, Any] = {}
         self.mask = np.zeros_like(net._flat)
         for W in parameter_views(self.mask, net.sizes, net.bias)[0]:
@@ -186,9 +185,6 @@ class _Objective:
                 space = self.spaces[X.shape[0]] = workspace(self.net, X.shape[0])
             g = _gradients(self.net, X, Y, self.loss, per_sample=False, w=w, fused=True, out=space, teach=False)
             C, grad = g.C, space.flat
-        if self.scale != 1:
-            C *= self.scale
-            grad *= self.scale
         return C, grad
 
     def __call__(self, X: Any, Y: np.ndarray, w: np.ndarray | None, w_sum: float) -> tuple[float, np.ndarray]:
@@ -449,7 +445,7 @@ class _BaseMLP(BaseEstimator):
             )
         X = X.astype(net.dtype, copy=False)
         Y = np.asarray(Y, dtype=net.dtype)
-        objective = _Objective(net, get_loss(self._chainrule_loss()), self._loss_scale(), float(self.alpha))
+        objective = _Objective(net, get_loss(self._chainrule_loss()), float(self.alpha))
         if self.solver in _STOCHASTIC_SOLVERS:
             self._fit_stochastic(net, objective, X, Y, w_raw, incremental)
         else:
@@ -713,9 +709,9 @@ class _BaseMLP(BaseEstimator):
         """:func:`chainrule.gradients` of the training loss's data term (without the L2 penalty)
         at the fitted weights: the mean over ``X``'s rows, or each row's own with ``per_sample=True``.
 
-        The loss is chainrule's name for the estimator's (``cross_entropy``,
-        ``binary_cross_entropy``, ``mse`` for the regressor, which is twice scikit-learn's half
-        squared error, or ``poisson``).
+        The loss is the one the estimator trains with, by its chainrule name: ``cross_entropy``
+        (softmax), ``binary_cross_entropy`` (logistic outputs), ``half_mse`` (the regressor's
+        ``"squared_error"``), ``poisson``, or the regressor's own chainrule Loss.
         """
         X = self._check_input(X)
         if scipy.sparse.issparse(X):
@@ -815,9 +811,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _chainrule_loss(self) -> str:
         return "binary_cross_entropy" if self.out_activation_ == "logistic" else "cross_entropy"
-
-    def _loss_scale(self) -> float:
-        return 1.0
 
     def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
         X, y = _validate(
@@ -1008,10 +1001,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _chainrule_loss(self) -> str | Loss:
         if isinstance(self.loss, Loss):
             return self.loss
-        return "poisson" if self.loss == "poisson" else "mse"
-
-    def _loss_scale(self) -> float:
-        return 0.5 if isinstance(self.loss, str) and self.loss == "squared_error" else 1.0
+        return "poisson" if self.loss == "poisson" else "half_mse"
 
     def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
         X, y = _validate(
