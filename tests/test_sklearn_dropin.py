@@ -8,6 +8,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 sklearn = pytest.importorskip("sklearn")
 
@@ -321,3 +323,55 @@ def test_explain_and_per_sample_gradients_on_a_fitted_estimator():
     g = clf.gradients(X, y, per_sample=True)
     assert g.dW[1].shape == (30, 5, 6) and e.mean == pytest.approx(g.dW[1][0, 2, 3], rel=1e-12)
     np.testing.assert_allclose(g.dW[1].mean(0), clf.gradients(X, y).dW[1], rtol=1e-10, atol=1e-14)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(["multiclass", "binary", "multilabel", "regression"]),
+    solver=st.sampled_from(["adam", "sgd"]),
+    activation=st.sampled_from(["identity", "logistic", "tanh", "relu"]),
+    hidden=st.lists(st.integers(1, 6), min_size=1, max_size=3).map(tuple),
+    batch_size=st.sampled_from(["auto", 1, 7, 50]),
+    alpha=st.sampled_from([0.0, 1e-4, 0.3]),
+    momentum=st.sampled_from([0.0, 0.5, 0.9]),
+    nesterov=st.booleans(),
+    learning_rate=st.sampled_from(["constant", "invscaling", "adaptive"]),
+    shuffle=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
+def test_any_stochastic_configuration_matches_scikit_learn(
+    kind, solver, activation, hidden, batch_size, alpha, momentum, nesterov, learning_rate, shuffle, seed
+):
+    X, y = _data(kind, n=40, seed=seed % 7)
+    params = dict(
+        hidden_layer_sizes=hidden,
+        activation=activation,
+        solver=solver,
+        batch_size=batch_size,
+        alpha=alpha,
+        momentum=momentum,
+        nesterovs_momentum=nesterov,
+        learning_rate=learning_rate,
+        shuffle=shuffle,
+        random_state=seed,
+        max_iter=3,
+        learning_rate_init=0.01,
+    )
+    ours, theirs = _pair(kind, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours.fit(X, y)
+        theirs.fit(X, y)
+    _assert_same_model(ours, theirs, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-8)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_the_numpy_solver_steps_agree_with_the_compiled_ones(solver):
+    """Without numba the solvers step with NumPy operations; the compiled pass gives the same model."""
+    X, y = _data("multiclass")
+    params = dict(hidden_layer_sizes=(6,), solver=solver, alpha=0.01, max_iter=5, random_state=0, batch_size=16)
+    compiled = MLPClassifier(**params).fit(X, y)
+    with cr.backend("numpy"):
+        plain = MLPClassifier(**params).fit(X, y)
+    _assert_same_model(compiled, plain, rtol=1e-9, atol=1e-12)
