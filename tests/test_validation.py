@@ -87,7 +87,7 @@ def test_unknown_activation_lists_valid_names():
 def test_unknown_loss_lists_valid_names(net):
     with pytest.raises(
         ChainruleError,
-        match=r"unknown loss 'squared'; valid names: binary_cross_entropy, cross_entropy, mse, poisson, squared_error",
+        match=r"unknown loss 'squared'; valid names: binary_cross_entropy, cross_entropy, half_mse, mse, poisson, squared_error",
     ):
         cr.gradients(net, np.zeros((1, 3)), np.zeros((1, 2)), loss="squared")
 
