@@ -57,7 +57,7 @@ try:
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
-    from sklearn.utils import check_random_state, gen_batches
+    from sklearn.utils import check_random_state
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -231,7 +231,9 @@ class _Batches:
 
     def epoch(self, order: np.ndarray | None) -> Any:
         X, Y, w_raw, w = self.X, self.Y, self.w_raw, self.w
-        for batch in gen_batches(X.shape[0], self.size):
+        n = X.shape[0]
+        for start in range(0, n, self.size):  # sklearn.utils.gen_batches, without its checks on every call
+            batch = slice(start, min(start + self.size, n))
             count = batch.stop - batch.start
             if order is None:
                 idx: Any = batch
