@@ -264,6 +264,13 @@ class _BaseMLP(BaseEstimator):
     _hidden_name_map = _SKLEARN_ACTIVATIONS
 
     # ---------------------------------------------------------------- hyper-parameters
+    def _keep(self, params: dict[str, Any]) -> None:
+        """Store the constructor's arguments as they are, as scikit-learn's estimators do (each
+        ``__init__`` passes its ``locals()``; checking them waits for ``fit``)."""
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
     def _check_params(self) -> None:
         """Every hyper-parameter checked before any work, as scikit-learn's estimators do in ``fit``;
         a bad one raises ChainruleError (a ValueError) naming it, what it must be and what it is."""
@@ -784,29 +791,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
     ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
+        self._keep(locals())
 
     def _output_activation(self) -> str:
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
@@ -966,30 +951,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
     ) -> None:
-        self.loss = loss
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
+        self._keep(locals())
 
     def _check_loss(self) -> None:
         if isinstance(self.loss, Loss):
