@@ -41,6 +41,7 @@ scikit-learn itself into chainrule, see :func:`chainrule.interop.from_sklearn`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import warnings
@@ -137,16 +138,17 @@ def _scipy_blas_one_thread() -> Any:
     against 0.2 ms on a 4,810-parameter problem), more than a gradient of digits. NumPy's BLAS,
     which computes the gradients' matrix products, keeps its threads.
     """
-    import contextlib
-
     if not _SCIPY_BLAS:
         try:
             from threadpoolctl import ThreadpoolController
 
             controller = ThreadpoolController()
-            paths = [c.filepath for c in controller.lib_controllers if c.user_api == "blas" and "scipy" in c.filepath]
-            numpy_paths = [c.filepath for c in controller.lib_controllers if "numpy" in c.filepath]
-            own = [f for f in paths if f not in numpy_paths and "numpy" not in f]
+            # SciPy's wheels bring libscipy_openblas in scipy.libs; NumPy's (libscipy_openblas64_ too) is in numpy.libs
+            own = [
+                c.filepath
+                for c in controller.lib_controllers
+                if c.user_api == "blas" and "scipy" in c.filepath and "numpy" not in c.filepath
+            ]
             _SCIPY_BLAS.append(controller.select(filepath=own) if own else None)
         except Exception:  # noqa: BLE001 - threadpoolctl missing or unable to read a library: leave threads as they are
             _SCIPY_BLAS.append(None)
