@@ -5,8 +5,9 @@
     chainrule evaluate    a saved model's loss, accuracy and confusion matrix on a data file
     chainrule explain     one weight's gradient as the article's three chain-rule terms
     chainrule gradcheck   backprop against central finite differences, layer by layer
+    chainrule explore     any weight's gradient in the browser (a local page on 127.0.0.1)
 
-Without ``--model``, explain and gradcheck work on the article's example network and sample. A
+Without ``--model``, explain, gradcheck and explore work on the article's example network and sample. A
 model trained with standardised inputs keeps the scaling in its file, and every command applies
 it to the data it reads.
 
@@ -166,6 +167,39 @@ def _show(text: str) -> None:
             Console().print(text, markup=False, highlight=True)
             return
     print(text)
+
+
+def _explore(args: argparse.Namespace) -> int:
+    from .explore import ExploreServer, Session
+
+    if args.dataset is not None:
+        if args.model is not None or args.data is not None:
+            raise ChainruleError("give --dataset, or --model with --data, not both")
+        X, y = load_dataset(args.dataset)
+        X = Standardizer().fit(X).transform(X)
+        sizes = [X.shape[1], *args.hidden, int(y.max()) + 1]
+        net = Network(sizes, activation="sigmoid", output_activation="softmax", seed=args.seed)
+        session = Session(
+            net, X, y, args.loss or "cross_entropy", title=f"{args.dataset}, a fresh network", images=True
+        )
+    else:
+        net, X, Y, loss = _model_and_data(args)
+        title = "the article's example" if args.model is None else os.path.basename(args.model)
+        session = Session(net, X, Y, loss, title=title, images=True)
+    server = ExploreServer(session, port=args.port)
+    print(server.url, flush=True)  # the first line of standard output: scripts read it
+    print("chainrule explore: serving on 127.0.0.1 only; Ctrl-C stops it", file=sys.stderr, flush=True)
+    if not args.no_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("chainrule explore: stopped", file=sys.stderr)
+    finally:
+        server.httpd.server_close()
+    return 0
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -575,6 +609,25 @@ def _parser() -> _Parser:
         help="with --plot, colour every weight by its gradient (default: by its value)",
     )
     ex.set_defaults(run=_explain)
+
+    xp = sub.add_parser(
+        "explore",
+        formatter_class=_Help,
+        help="any weight's gradient in the browser: click an edge, see the three terms; train step by step",
+        description="Serve the explore page on 127.0.0.1 (a random token in the URL, printed on the first line) "
+        "and open it in the browser. Without --model or --dataset: the article's example network.",
+    )
+    common(xp)
+    xp.add_argument(
+        "--dataset",
+        choices=sorted(DATASETS),
+        help="a built-in dataset with a fresh network (see --hidden) instead of --model/--data",
+    )
+    xp.add_argument("--hidden", type=_sizes, default=[16], metavar="N,N", help="with --dataset: hidden layer sizes")
+    xp.add_argument("--seed", type=_number(int, 0, 2**63 - 1), default=0, help="with --dataset: the initial weights")
+    xp.add_argument("--port", type=_number(int, 0, 65535), default=0, help="the port (default: a free one)")
+    xp.add_argument("--no-browser", action="store_true", help="print the URL only, open no browser (default: open)")
+    xp.set_defaults(run=_explore)
 
     gc = sub.add_parser(
         "gradcheck",

@@ -1,0 +1,112 @@
+r"""The explore page's derivation as LaTeX lines (typeset in the page by KaTeX).
+
+Subscripts are unambiguous: ``w_{6,12}^{(2)}`` is the weight from node 12 of layer 1 to node 6
+of layer 2. Each line is one step of the article's chain rule: the three terms as symbols, as
+formulas, with the sample's numbers, and their product; then the mean over the samples and the
+two independent values it must equal (backprop's entry and the central finite difference).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..explain import Explanation
+
+__all__ = ["derivation", "number", "summand"]
+
+
+def number(x: Any) -> str:
+    """``x`` in LaTeX with 6 significant digits: ``-0.0123457``, ``1.5 \\times 10^{-7}``."""
+    x = float(x)
+    if not math.isfinite(x):
+        return r"\text{" + str(x) + "}"
+    text = f"{x:.6g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+    return text
+
+
+def _p(x: Any) -> str:
+    """A number in parentheses when negative, for products."""
+    s = number(x)
+    return rf"\left({s}\right)" if float(x) < 0 else s
+
+
+def _w(l: int, j: int, k: int | None) -> str:
+    return rf"b_{{{j}}}^{{({l})}}" if k is None else rf"w_{{{j},{k}}}^{{({l})}}"
+
+
+def _d(num: str, den: str) -> str:
+    return rf"\frac{{\partial {num}}}{{\partial {den}}}"
+
+
+_G_PRIME = {
+    "sigmoid": r"a_{j}^{(l)}\left(1 - a_{j}^{(l)}\right)",
+    "tanh": r"1 - \left(a_{j}^{(l)}\right)^2",
+    "relu": r"[z_{j}^{(l)} > 0]",
+    "identity": "1",
+    "exp": r"e^{z_{j}^{(l)}}",
+}
+
+_DC0_DA = {
+    "squared_error": r"2\left(a_{j}^{(L)} - y_{j}\right)",
+    "mse": r"\frac{2}{n_L}\left(a_{j}^{(L)} - y_{j}\right)",
+    "half_mse": r"\frac{1}{n_L}\left(a_{j}^{(L)} - y_{j}\right)",
+    "binary_cross_entropy": r"\frac{a_{j}^{(L)} - y_{j}}{a_{j}^{(L)}\left(1 - a_{j}^{(L)}\right)}",
+    "cross_entropy": r"-\frac{y_{j}}{a_{j}^{(L)}}",
+    "poisson": r"1 - \frac{y_{j}}{a_{j}^{(L)}}",
+}
+
+
+def _at(template: str, l: int, j: int) -> str:
+    return template.replace("{j}", "{" + str(j) + "}").replace("{(l)}", "{(" + str(l) + ")}")
+
+
+def summand(l: int, j: int, m: int, w: float, delta: float, value: float) -> str:
+    """One row of the hidden sum: ``w_{m,j}^{(l+1)} \\delta_m^{(l+1)} = ...``."""
+    return rf"w_{{{m},{j}}}^{{({l + 1})}}\,\delta_{{{m}}}^{{({l + 1})}} = {_p(w)} \cdot {_p(delta)} = {number(value)}"
+
+
+def derivation(e: Explanation, every: Explanation) -> dict[str, Any]:
+    """The lines of the derivation for one sample (``e``) and the mean over all (``every``)."""
+    l, j, k, L = e.layer, e.j, e.k, e.L
+    a, z = rf"a_{{{j}}}^{{({l})}}", rf"z_{{{j}}}^{{({l})}}"
+    w = _w(l, j, k)
+    third = "1" if k is None else rf"a_{{{k}}}^{{({l - 1})}}"
+    lines: dict[str, Any] = {"symbol": w}
+    if e.term2 is not None:
+        lines["chain"] = rf"{_d('C_0', w)} = {_d('C_0', a)}\,{_d(a, z)}\,{_d(z, w)}"
+        first = (
+            _at(_DC0_DA.get(e.loss.name, _d("C_0", a)), L, j)
+            if l == L
+            else rf"\sum_m w_{{m,{j}}}^{{({l + 1})}}\,\delta_m^{{({l + 1})}}"
+        )
+        g_prime = _at(_G_PRIME.get(e.activation, rf"g'^{{({l})}}\left({z}\right)"), l, j)
+        lines["formulas"] = rf"= {first} \cdot {g_prime} \cdot {third}"
+        lines["numbers"] = rf"= {_p(e.term1[0])} \cdot {_p(e.term2[0])} \cdot {_p(e.term3[0])}"
+    else:  # softmax: a_j depends on every z_m, the first two terms come as delta = sum_m dC0/da_m da_m/dz_j
+        lines["chain"] = (
+            rf"{_d('C_0', w)} = \delta_{{{j}}}^{{({l})}}\,{_d(z, w)}, \quad "
+            rf"\delta_{{{j}}}^{{({l})}} = \sum_m {_d('C_0', f'a_m^{{({l})}}')}\,{_d(f'a_m^{{({l})}}', z)}"
+        )
+        shortcut = (
+            r"\quad (= a_{j}^{(L)} - y_{j}\ \text{for softmax with cross-entropy})"
+            if e.loss.name == "cross_entropy"
+            else ""
+        )
+        lines["formulas"] = rf"= \delta_{{{j}}}^{{({l})}} \cdot {third}{_at(shortcut, l, j)}"
+        lines["numbers"] = rf"= {_p(e.delta[0])} \cdot {_p(e.term3[0])}"
+    lines["product"] = rf"= {number(e.products[0])}"
+    if e.hidden_sum:
+        top = e.sizes[l + 1] - 1
+        summands = rf"w_{{m,{j}}}^{{({l + 1})}}\,\delta_m^{{({l + 1})}}"
+        lines["hidden"] = rf"{_d('C_0', a)} = \sum_{{m=0}}^{{{top}}} {summands} = {number(e.term1[0])}"
+    n = every.n
+    lines["mean"] = (
+        rf"{_d('C', w)} = \frac{{1}}{{{n}}}\sum_{{i=0}}^{{{n - 1}}} {_d('C_{0,i}', w)} = {number(every.mean)}"
+    )
+    lines["backprop"] = rf"\text{{backprop's entry of }} {_d('C', 'W^{(' + str(l) + ')}')} = {number(every.backprop)}"
+    lines["finite_difference"] = rf"\frac{{C({w} + h) - C({w} - h)}}{{2h}} = {number(every.finite_difference)}"
+    return lines

@@ -1,0 +1,228 @@
+"""chainrule explore: the server's safety, its JSON against chainrule's own explain and gradients,
+and the page in a real headless browser (Debian's Chromium driven by playwright; .ci/run installs
+it, a machine without it skips the browser tests with that reason, CI never does)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.data import article_example, load_dataset
+from chainrule.explore import ExploreServer, Session
+
+
+@pytest.fixture
+def article_server():
+    net, x, y = article_example()
+    with ExploreServer(Session(net, x, y, "squared_error", title="the article's example")) as server:
+        yield server
+
+
+def _get(server, path, token=True, headers=None):
+    sep = "&" if "?" in path else "?"
+    url = f"http://127.0.0.1:{server.port}{path}" + (f"{sep}token={server.token}" if token else "")
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {})) as r:
+            body = r.read()
+            return r.status, (json.loads(body) if r.headers["Content-Type"] == "application/json" else body)
+    except urllib.error.HTTPError as err:
+        body = err.read()
+        return err.code, (json.loads(body) if err.headers["Content-Type"] == "application/json" else body)
+
+
+def test_requests_without_the_token_or_for_another_host_are_refused(article_server):
+    assert _get(article_server, "/api/network", token=False)[0] == 401
+    assert _get(article_server, "/?token=wrong", token=False)[0] == 403
+    assert _get(article_server, "/static/app.js", token=False)[0] == 401
+    status, _ = _get(article_server, "/api/network", headers={"Host": f"attacker.example:{article_server.port}"})
+    assert status == 403
+    assert _get(article_server, "/api/network")[0] == 200
+    assert article_server.httpd.server_address[0] == "127.0.0.1"
+
+
+def test_the_token_becomes_a_cookie_and_files_outside_static_are_not_served(article_server):
+    url = f"http://127.0.0.1:{article_server.port}/?token={article_server.token}"
+    with urllib.request.urlopen(url) as r:
+        cookie = r.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and b"app.js" in r.read()
+    value = cookie.split(";")[0]
+    req = urllib.request.Request(f"http://127.0.0.1:{article_server.port}/static/app.js", headers={"Cookie": value})
+    assert urllib.request.urlopen(req).status == 200
+    for path in ("/static/../session.py", "/static/%2e%2e/server.py", "/static/.hidden", "/session.py"):
+        assert _get(article_server, path)[0] == 404
+
+
+@pytest.mark.parametrize("layer,j,k", [(2, 1, 2), (1, 2, 0), (2, 0, 1)])
+def test_explain_api_gives_chainrules_explain(article_server, layer, j, k):
+    net, x, y = article_example()
+    status, e = _get(article_server, f"/api/explain?layer={layer}&j={j}&k={k}&sample=0")
+    ref = cr.explain(net, x, y, layer, j, k, loss="squared_error", sample=0)
+    assert status == 200
+    assert e["term1"] == ref.term1[0] and e["term2"] == ref.term2[0] and e["term3"] == ref.term3[0]
+    assert e["product"] == ref.products[0] and e["backprop"] == ref.backprop
+    assert e["finite_difference"] == pytest.approx(ref.finite_difference, rel=1e-12)
+    assert f"w_{{{j},{k}}}^{{({layer})}}" in e["tex"]["symbol"]
+    if layer < net.L:  # the hidden sum: one row per node of the next layer, each a link one layer on
+        assert [s["next"] for s in e["hidden_sum"]] == [{"layer": layer + 1, "j": m, "k": j} for m in range(2)]
+        assert sum(s["value"] for s in e["hidden_sum"]) == pytest.approx(e["term1"], rel=1e-12)
+
+
+def test_bad_parameters_are_clear_json_errors(article_server):
+    for path, words in [
+        ("/api/explain?layer=3&j=0&k=0", "layer must be a whole number >= 1 and <= 2"),
+        ("/api/explain?layer=2&j=0&k=9", "k must be a whole number >= 0 and <= 2"),
+        ("/api/explain?layer=2&j=x&k=0", "j must be a whole number"),
+        ("/api/explain?layer=2&j=0", "no biases"),
+        ("/api/step?lr=-1", "lr must be"),
+        ("/api/nothing", "no endpoint"),
+    ]:
+        status, body = _get(article_server, path)
+        assert status in (400, 404) and words in body["error"], (path, body)
+
+
+def test_a_step_moves_every_weight_by_minus_lr_times_its_gradient(article_server):
+    net, x, y = article_example()
+    g = cr.gradients(net, x, y, "squared_error")
+    status, out = _get(article_server, "/api/step?lr=0.25")
+    assert status == 200 and out["steps"] == 1
+    moved = article_server.session.net
+    np.testing.assert_allclose(moved._flat, net._flat - 0.25 * g.flat(), rtol=1e-15, atol=1e-15)
+    assert out["cost"] == pytest.approx(cr.cost(moved, x, y, "squared_error"), rel=1e-14)
+    assert out["cost"] < out["losses"][0]
+    _get(article_server, "/api/reset")
+    np.testing.assert_array_equal(article_server.session.net._flat, net._flat)
+
+
+def test_cli_prints_the_url_first_and_serves_until_stopped(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chainrule", "explore", "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and "/?token=" in url
+        with urllib.request.urlopen(url.replace("/?token=", "/api/explain?layer=2&j=1&k=2&token=")) as r:
+            assert json.loads(r.read())["describe"] == "from node 2 of layer 1 to node 1 of layer 2"
+    finally:
+        proc.send_signal(__import__("signal").SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "stopped" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------ the page in a real browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must have Debian's chromium (installed by .ci/run) for the explore page's tests")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_page(browser):
+    pages = []
+
+    def opener(server):
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        requested = []
+        page.on("request", lambda r: requested.append(r.url))
+        page.goto(server.url)
+        page.wait_for_selector("body[data-ready=true]", timeout=20000)
+        pages.append(page)
+        return page, requested
+
+    yield opener
+    for page in pages:
+        page.close()
+
+
+def _click_edge(page, layer, j, k):
+    page.locator(f'g.edge[data-layer="{layer}"][data-j="{j}"][data-k="{k}"]').dispatch_event("click")
+    page.wait_for_selector(f'body[data-explained="{layer},{j},{k}"]')
+
+
+def _shown(page, name):
+    return float(page.locator(f"#v-{name}").get_attribute("data-value"))
+
+
+def test_page_shows_the_article_network_and_explains_a_clicked_edge(article_server, open_page):
+    page, requested = open_page(article_server)
+    net, x, y = article_example()
+    assert page.locator("g.edge").count() == 2 * 3 + 3 * 2  # every edge of a small network
+    _click_edge(page, 1, 2, 0)
+    ref = cr.explain(net, x, y, 1, 2, 0, loss="squared_error", sample=0)
+    for name, value in [
+        ("term1", ref.term1[0]),
+        ("term2", ref.term2[0]),
+        ("term3", ref.term3[0]),
+        ("product", ref.products[0]),
+        ("backprop", ref.backprop),
+    ]:
+        assert _shown(page, name) == pytest.approx(value, rel=1e-12, abs=1e-15), name
+    assert page.locator("#derivation .katex").count() >= 8  # typeset by the vendored KaTeX
+    rows = page.locator("#derivation .summand")
+    assert rows.count() == 2
+    rows.nth(1).click()  # follow the chain to w_{1,2}^{(2)}
+    page.wait_for_selector('body[data-explained="2,1,2"]')
+    assert _shown(page, "product") == pytest.approx(cr.explain(net, x, y, 2, 1, 2, sample=0).products[0], rel=1e-12)
+    assert all(u.startswith(f"http://127.0.0.1:{article_server.port}/") for u in requested), requested
+
+
+def test_a_training_step_in_the_page_moves_the_selected_weight(article_server, open_page):
+    page, _ = open_page(article_server)
+    _click_edge(page, 2, 1, 2)
+    before, gradient = _shown(page, "weight"), _shown(page, "mean")
+    page.fill("#lr", "0.3")
+    page.click("#step")
+    page.wait_for_selector("#cost[data-steps='1']")
+    page.wait_for_function(f"Number(document.querySelector('#v-weight').dataset.value) !== {before!r}")
+    assert _shown(page, "weight") == pytest.approx(before - 0.3 * gradient, rel=1e-9)
+    page.click("#reset")
+    page.wait_for_selector("#cost[data-steps='0']")
+    page.wait_for_function(f"Number(document.querySelector('#v-weight').dataset.value) === {before!r}")
+
+
+def test_page_on_a_trained_digits_network_stays_readable(open_page):
+    X, y = load_dataset("digits")
+    X = X / 16
+    net = cr.Network([64, 16, 10], activation="sigmoid", output_activation="softmax", seed=0)
+    cr.fit(net, X, y, loss="cross_entropy", epochs=2, batch_size=64, optimizer=cr.SGD(lr=0.5), verbose=0)
+    with ExploreServer(Session(net, X[:50], y[:50], "cross_entropy", images=True)) as server:
+        page, requested = open_page(server)
+        assert page.locator("g.edge").count() <= 14 * 16 + 16 * 10  # 64 inputs: a window, not a hairball
+        _click_edge(page, 1, 3, 2)
+        ref = cr.explain(net, X[:50], y[:50], 1, 3, 2, loss="cross_entropy", sample=0)
+        assert _shown(page, "product") == pytest.approx(ref.products[0], rel=1e-12, abs=1e-15)
+        assert page.locator("#derivation .summand").count() == 10
+        assert all(u.startswith(f"http://127.0.0.1:{server.port}/") for u in requested)
