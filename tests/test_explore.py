@@ -226,3 +226,26 @@ def test_page_on_a_trained_digits_network_stays_readable(open_page):
         assert _shown(page, "product") == pytest.approx(ref.products[0], rel=1e-12, abs=1e-15)
         assert page.locator("#derivation .summand").count() == 10
         assert all(u.startswith(f"http://127.0.0.1:{server.port}/") for u in requested)
+
+
+def test_explain_html_is_one_file_that_opens_offline_and_requests_nothing(tmp_path, open_page, browser):
+    from chainrule.cli import main
+
+    target = tmp_path / "w.html"
+    assert main(["explain", "--layer", "1", "--j", "2", "--k", "1", "--html", str(target)]) == 0
+    text = target.read_text(encoding="utf-8")
+    assert "http://" not in text.replace("http://www.w3.org/", "") and "https://" not in text.split("katex")[0]
+    assert "<link " not in text and "<script src" not in text and "CHAINRULE_EMBEDDED" in text
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    requested = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto(target.as_uri())
+    page.wait_for_selector('body[data-explained="1,2,1"]', timeout=20000)
+    net, x, y = article_example()
+    ref = cr.explain(net, x, y, 1, 2, 1, loss="squared_error", sample=0)
+    assert _shown(page, "product") == pytest.approx(ref.products[0], rel=1e-12)
+    assert page.locator("#derivation .katex").count() >= 8
+    fonts = page.evaluate("document.fonts.check('16px KaTeX_Main')")
+    assert fonts
+    assert [u for u in requested if not u.startswith(("file:", "data:"))] == []
+    page.close()

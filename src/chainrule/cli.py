@@ -229,6 +229,13 @@ def _explain(args: argparse.Namespace) -> int:
 
         plot_explanation(e, args.plot, color_by_gradient=args.color_by_gradient)
         print(f"picture written to {args.plot}", file=sys.stderr)
+    if args.html:
+        from .explore.export import standalone_html
+        from .explore.session import Session
+
+        page = standalone_html(Session(net, X, Y, loss), layer, j, None if args.bias else k, args.sample or 0)
+        atomic_write(args.html, lambda f: f.write(page.encode("utf-8")), name="--html")
+        print(f"page written to {args.html}", file=sys.stderr)
     return 0
 
 
@@ -603,6 +610,11 @@ def _parser() -> _Parser:
     ex.add_argument("--format", choices=["text", "markdown", "latex"], default="text", help="how to show it")
     ex.add_argument("--max-samples", type=_number(int, 1), default=5, metavar="N", help="samples shown term by term")
     ex.add_argument("--plot", metavar="FILE", help="also draw the network to FILE, .png, .svg or .pdf (default: no)")
+    ex.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write the explanation as one self-contained HTML page (the explore page, offline) (default: no)",
+    )
     ex.add_argument(
         "--color-by-gradient",
         action="store_true",

@@ -8,7 +8,19 @@ const state = { net: null, sel: null, sample: 0, byGradient: false, trail: [], t
 
 const $ = (id) => document.getElementById(id);
 
+// A file written by `chainrule explain --html` carries the server's answers for its one
+// explanation (window.CHAINRULE_EMBEDDED) and fetches nothing.
+function embeddedAnswer(path, params) {
+  const saved = window.CHAINRULE_EMBEDDED;
+  if (path === "network" || path === "sample") return saved[path];
+  const e = saved.explain;
+  if (path === "explain" && String(params.layer) === String(e.layer) && String(params.j) === String(e.j)
+      && String(params.k ?? null) === String(e.k)) return e;
+  throw new Error("this file holds one explanation and no server: run 'chainrule explore' to click any weight or train");
+}
+
 async function api(path, params = {}) {
+  if (window.CHAINRULE_EMBEDDED) return embeddedAnswer(path, params);
   const response = await fetch(`/api/${path}?${new URLSearchParams(params)}`, { credentials: "same-origin" });
   const value = await response.json();
   if (!response.ok) throw new Error(value.error || response.statusText);
@@ -281,10 +293,20 @@ function pause() {
 }
 
 async function start() {
+  const saved = window.CHAINRULE_EMBEDDED;
+  if (saved) {
+    state.sample = saved.explain.sample;
+    $("sample").value = state.sample;
+    for (const id of ["sample", "step", "play", "reset", "lr"]) $(id).disabled = true;
+  }
   await refresh();
   $("lr").value = state.net.lr;
   const L = state.net.sizes.length - 1;
-  const first = await select({ layer: L, j: Math.min(1, state.net.sizes[L] - 1), k: Math.min(2, state.net.sizes[L - 1] - 1) });
+  const first = await select(
+    saved
+      ? { layer: saved.explain.layer, j: saved.explain.j, k: saved.explain.k }
+      : { layer: L, j: Math.min(1, state.net.sizes[L] - 1), k: Math.min(2, state.net.sizes[L - 1] - 1) },
+  );
   if (first) state.trail = [{ weight: first.weight, mean: first.mean }];
   drawCharts();
   $("sample").addEventListener("change", async () => {
