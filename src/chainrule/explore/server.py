@@ -55,6 +55,16 @@ def _static(name: str) -> bytes | None:
         return None
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A browser that closes a connection mid-answer (a reload, a closed tab) is no error to print."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class ExploreServer:
     """Serve :class:`Session` ``session`` on ``127.0.0.1:port`` (``port=0``: a free one).
 
@@ -66,7 +76,7 @@ class ExploreServer:
     def __init__(self, session: Session, port: int = 0, token: str | None = None) -> None:
         self.session = session
         self.token = token or secrets.token_urlsafe(24)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self.httpd = _Server(("127.0.0.1", port), _handler(self))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
