@@ -102,9 +102,16 @@ def test_a_step_moves_every_weight_by_minus_lr_times_its_gradient(article_server
     np.testing.assert_array_equal(article_server.session.net._flat, net._flat)
 
 
-def test_cli_prints_the_url_first_and_serves_until_stopped(tmp_path):
+@pytest.mark.parametrize(
+    "extra,describe",
+    [
+        ([], "from node 2 of layer 1 to node 1 of layer 2"),
+        (["--dataset", "iris", "--hidden", "5"], "from node 2 of layer 1 to node 1 of layer 2"),
+    ],
+)
+def test_cli_prints_the_url_first_and_serves_until_stopped(extra, describe):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chainrule", "explore", "--no-browser"],
+        [sys.executable, "-m", "chainrule", "explore", "--no-browser", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -114,7 +121,8 @@ def test_cli_prints_the_url_first_and_serves_until_stopped(tmp_path):
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:") and "/?token=" in url
         with urllib.request.urlopen(url.replace("/?token=", "/api/explain?layer=2&j=1&k=2&token=")) as r:
-            assert json.loads(r.read())["describe"] == "from node 2 of layer 1 to node 1 of layer 2"
+            answer = json.loads(r.read())
+            assert answer["describe"] == describe and answer["n_samples"] == (150 if extra else 1)
     finally:
         proc.send_signal(__import__("signal").SIGINT)
         out, err = proc.communicate(timeout=20)
