@@ -1,0 +1,224 @@
+"""The notebook displays (``_repr_html_``, ``_repr_markdown_``, ``_repr_latex_``): every number read back
+from the HTML equals the object's own, the HTML is balanced, self-contained and escapes what it shows."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import _html
+from chainrule.activations import Sigmoid
+from chainrule.gradcheck import GradcheckResult, GradcheckRow
+from chainrule.losses import SquaredError
+
+EVIL = "<script>alert('x')</script>&<b onmouseover=\"y\">"
+VOID = {"br", "hr", "img", "input", "meta", "link", "col", "area", "base", "embed", "param", "source", "track", "wbr"}
+
+
+class Page(HTMLParser):
+    """Checks that every tag closes in order; collects each table's rows of cell texts and all text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.tags: set[str] = set()
+        self.tables: list[list[list[str]]] = []
+        self.text: list[str] = []
+        self.cell: list[str] | None = None
+        self.attrs: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.attrs += attrs
+        if tag not in VOID:
+            self.open.append(tag)
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self.cell = []
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.add(tag)
+        self.attrs += attrs
+
+    def handle_endtag(self, tag):
+        assert self.open, f"</{tag}> closes nothing"
+        assert self.open[-1] == tag, f"</{tag}> closes <{self.open[-1]}>"
+        self.open.pop()
+        if tag in ("td", "th"):
+            self.tables[-1][-1].append("".join(self.cell).strip())
+            self.cell = None
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def page(html: str) -> Page:
+    """Parse ``html`` and check what every display must be: balanced, one block, self-contained."""
+    assert isinstance(html, str) and html.startswith(f'<div class="{_html.CLASS}">')
+    p = Page()
+    p.feed(html)
+    p.close()
+    assert p.open == [], f"unclosed: {p.open}"
+    lower = html.lower()
+    assert "<script" not in lower and "http://" not in lower and "https://" not in lower
+    assert "<style" not in lower and "javascript:" not in lower and "<link" not in lower and "<iframe" not in lower
+    assert not [k for k, _ in p.attrs if k.startswith("on")]  # no event handlers
+    assert "src" not in {k for k, _ in p.attrs} and "href" not in {k for k, _ in p.attrs}
+    return p
+
+
+def body(table: list[list[str]]) -> list[list[str]]:
+    """The rows of a table after its header."""
+    return table[1:]
+
+
+def close(text: str, value: float, rtol: float = 5e-6) -> bool:
+    return bool(np.isclose(float(text), value, rtol=rtol, atol=0))
+
+
+def assert_escaped(html: str) -> None:
+    assert EVIL not in html and "<script" not in html and "<b onmouseover" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&amp;&lt;b onmouseover=&quot;y&quot;&gt;" in html
+
+
+class EvilSigmoid(Sigmoid):
+    name = EVIL
+
+
+class EvilLoss(SquaredError):
+    name = EVIL
+
+
+# ---------------------------------------------------------------- the shared helper
+def test_helper_escapes_everything_but_its_own_markup():
+    assert _html.esc(EVIL) == (
+        "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&amp;&lt;b onmouseover=&quot;y&quot;&gt;"
+    )
+    assert _html.esc(_html.tag("b", EVIL)).startswith("<b>&lt;script")  # markup built here is kept once
+    assert _html.tag("td", "x", title=EVIL).startswith('<td title="&lt;script&gt;')
+    assert _html.esc(None) == "" and _html.esc(-0.0) == "0" and _html.esc(np.int64(12)) == "12"
+    assert _html.esc(True) == "True" and _html.number(1 / 3) == "0.333333"
+    assert _html.cat("a", "<", _html.tag("sub", 1)) == "a&lt;<sub>1</sub>"
+
+
+def test_table_leaves_out_the_middle_of_a_long_table_and_says_how_many():
+    html = _html.block(_html.table(["i", "square"], [(i, i * i) for i in range(100)], caption="c", max_rows=6))
+    (t,) = page(html).tables
+    assert t[0] == ["i", "square"] and [r[0] for r in body(t)] == ["0", "1", "2", "… 94 more rows", "97", "98", "99"]
+    assert 'colspan="2"' in html and "<caption>c</caption>" in html
+
+
+def test_sparkline_draws_one_point_per_finite_value():
+    svg = _html.sparkline({"loss": [3.0, 2.0, float("nan"), 1.0], "val_loss": [2.5, 2.0]})
+    p = page(_html.block(svg))
+    assert p.tags >= {"svg", "polyline", "title"} and svg.count("<polyline") == 2
+    points = re.findall(r'points="([^"]*)"', svg)
+    assert [len(ps.split()) for ps in points] == [3, 2] and 'stroke-dasharray="4 3"' in svg
+    assert _html.sparkline({"loss": []}) == "" and _html.sparkline({"loss": [float("inf")]}) == ""
+    assert page(_html.block(_html.sparkline({"loss": [1.0]}))).tags >= {"svg"}  # a single epoch: one point
+
+
+# ---------------------------------------------------------------- Network
+@pytest.mark.parametrize("bias", [True, False])
+def test_network_html_lists_every_layer(bias):
+    net = cr.Network([3, 5, 4, 2], activation=["relu", "leaky_relu", "softmax"], bias=bias, dtype=np.float32, seed=0)
+    html = net._repr_html_()
+    p = page(html)
+    (t,) = p.tables
+    rows = body(t)
+    assert [int(r[0]) for r in rows] == [0, 1, 2, 3]
+    assert [int(r[1]) for r in rows] == list(net.sizes)
+    assert [r[2] for r in rows] == ["input", "relu", "leaky_relu(alpha=0.01)", "softmax"]
+    assert [r[3] for r in rows[1:]] == [str(net.W[l].shape) for l in range(1, 4)]
+    assert [r[4] for r in rows[1:]] == ([str(net.b[l].shape) for l in range(1, 4)] if bias else ["", "", ""])
+    counts = [int(r[5]) for r in rows]
+    assert counts[0] == 0 and sum(counts) == net.n_params
+    text = "".join(p.text)
+    assert f"{net.n_params} parameters" in text and "dtype float32" in text and f"L = {net.L}" in text
+    assert repr(net) == "Network([3, 5, 4, 2], activation=['relu', 'leaky_relu', 'softmax'], " + (
+        f"bias={bias}, dtype=float32)"
+    )
+
+
+def test_network_html_escapes_an_activation_name():
+    net = cr.Network([2, 2], activation=EvilSigmoid(), seed=0)
+    html = net._repr_html_()
+    page(html)
+    assert_escaped(html)
+
+
+# ---------------------------------------------------------------- Gradients
+def _data(seed=0, n=6):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 3)), rng.normal(size=(n, 2))
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_gradients_html_shows_shapes_norms_and_the_cost(per_sample, bias):
+    net = cr.Network([3, 4, 2], activation="tanh", bias=bias, seed=1)
+    X, Y = _data()
+    g = cr.gradients(net, X, Y, loss="mse", per_sample=per_sample)
+    p = page(g._repr_html_())
+    (t,) = p.tables
+    assert len(t[0]) == (5 if bias else 3)
+    mean = g.mean()
+    for row, l in zip(body(t), (1, 2)):
+        assert int(row[0]) == l and row[1] == str(g.dW[l].shape)
+        assert close(row[2], np.linalg.norm(mean.dW[l]))
+        if bias:
+            assert row[3] == str(g.db[l].shape) and close(row[4], np.linalg.norm(mean.db[l]))
+    text = "".join(p.text)
+    assert f"over {len(X)} samples" in text or f"{len(X)} samples" in text
+    c = re.search(r"cost C = (\S+),", text)
+    assert c and close(c.group(1), g.C)
+    assert "loss mse" in text and f"per_sample={per_sample}" in text and "dtype float64" in text
+
+
+def test_gradients_html_escapes_a_loss_name():
+    net = cr.Network([3, 2], activation="identity", seed=0)
+    X, Y = _data()
+    html = cr.gradients(net, X, Y, loss=EvilLoss())._repr_html_()
+    page(html)
+    assert_escaped(html)
+
+
+# ---------------------------------------------------------------- GradcheckResult
+def test_gradcheck_html_is_its_table():
+    net = cr.Network([3, 4, 2], activation="sigmoid", seed=2)
+    X, Y = _data(1)
+    r = cr.gradcheck(net, X, Y, max_checks=5)
+    p = page(r._repr_html_())
+    (t,) = p.tables
+    assert t[0][:4] == ["param", "checked", "max abs err", "max rel err"]
+    for cells, row in zip(body(t), r.rows):
+        assert cells[0] == row.name and cells[1] == f"{row.checked}/{row.total}"
+        assert close(cells[2], row.max_abs_error) and close(cells[3], row.max_rel_error) and cells[4] == "OK"
+    text = "".join(p.text)
+    m = re.search(r"max relative error (\S+) \(tolerance (\S+)\): OK", text)
+    assert m and close(m.group(1), r.max_rel_error) and close(m.group(2), r.tol)
+    assert (
+        repr(r)
+        == f"GradcheckResult(OK: max relative error {r.max_rel_error:.3e}, tolerance 1.0e-05, 4 parameter arrays)"
+    )
+    assert str(r).splitlines()[0].split() == ["param", "checked", "max", "abs", "err", "max", "rel", "err"]  # unchanged
+
+
+def test_gradcheck_html_marks_the_failing_array_and_escapes_names():
+    r = GradcheckResult(
+        rows=(GradcheckRow("W", 1, 4, 4, 1e-12, 1e-9), GradcheckRow(EVIL, 2, 2, 2, 0.5, 0.25)), tol=1e-5
+    )
+    html = r._repr_html_()
+    p = page(html)
+    assert [row[4] for row in body(p.tables[0])] == ["OK", "FAILED"]
+    assert "): FAILED" in "".join(p.text) and repr(r).startswith("GradcheckResult(FAILED: max relative error 2.500e-01")
+    assert_escaped(html)
