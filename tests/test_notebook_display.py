@@ -14,6 +14,7 @@ from chainrule import _html
 from chainrule.activations import Sigmoid
 from chainrule.gradcheck import GradcheckResult, GradcheckRow
 from chainrule.losses import SquaredError
+from chainrule.train import HTML_ROWS
 
 EVIL = "<script>alert('x')</script>&<b onmouseover=\"y\">"
 VOID = {"br", "hr", "img", "input", "meta", "link", "col", "area", "base", "embed", "param", "source", "track", "wbr"}
@@ -222,3 +223,53 @@ def test_gradcheck_html_marks_the_failing_array_and_escapes_names():
     assert [row[4] for row in body(p.tables[0])] == ["OK", "FAILED"]
     assert "): FAILED" in "".join(p.text) and repr(r).startswith("GradcheckResult(FAILED: max relative error 2.500e-01")
     assert_escaped(html)
+
+
+# ---------------------------------------------------------------- History
+def _history(epochs=4, **kw):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    net = cr.Network([2, 4, 2], activation="tanh", output_activation="softmax", seed=0)
+    return cr.fit(net, X, y, loss="cross_entropy", epochs=epochs, verbose=0, **kw)
+
+
+def test_history_html_has_every_epoch_and_a_sparkline():
+    h = _history(6, validation_fraction=0.25)
+    html = h._repr_html_()
+    p = page(html)
+    (t,) = p.tables
+    assert t[0] == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
+    rows = body(t)
+    assert [int(r[0]) for r in rows] == list(range(1, 7))
+    for i, r in enumerate(rows):
+        for cell, name in zip(r[1:], t[0][1:]):
+            assert close(cell, getattr(h, name)[i]), (name, i)
+    text = "".join(p.text)
+    assert "6 epochs, status completed" in text and f"best epoch {h.best_epoch}" in text
+    assert p.tags >= {"svg", "polyline"} and html.count("<polyline") == 2  # loss and val_loss
+    points = re.findall(r'points="([^"]*)"', html)
+    ys = [float(pt.split(",")[1]) for pt in points[0].split()]
+    assert len(ys) == 6 and np.argmax(ys) == np.argmin(h.loss)  # SVG y grows downwards: the lowest loss is lowest
+    assert repr(h).startswith("History(loss=[")  # the dataclass repr stays
+
+
+def test_history_html_of_a_long_run_shows_its_first_and_last_epochs():
+    h = _history(HTML_ROWS + 15, batch_size=None)
+    p = page(h._repr_html_())
+    rows = body(p.tables[0])
+    assert len(rows) == HTML_ROWS + 1 and rows[HTML_ROWS // 2][0] == "… 15 more rows"
+    assert rows[0][0] == "1" and rows[-1][0] == str(h.epochs) and close(rows[-1][1], h.loss[-1])
+    assert len(re.findall(r'points="([^"]*)"', h._repr_html_())[0].split()) == h.epochs  # the sparkline has all
+
+
+def test_history_html_of_an_empty_or_hand_made_history_escapes_what_it_shows():
+    empty = cr.History(status="diverged", stopped="diverged: the loss became nan")
+    p = page(empty._repr_html_())
+    assert "0 epochs, status diverged" in "".join(p.text) and "svg" not in p.tags
+    hand = cr.History(loss=[2.0, 1.0], lr=[0.1], stopped=EVIL, warnings=[EVIL])  # lr shorter: a blank cell
+    html = hand._repr_html_()
+    p = page(html)
+    assert [r[2] for r in body(p.tables[0])] == ["0.1", ""]
+    assert_escaped(html)
+    assert html.count("&lt;script&gt;") == 2

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _html
 from ._files import as_path
 from ._validation import all_finite, as_bool, as_float, as_int, as_seed, check_finite
 from .backprop import Workspace, _gradients, _prepare, workspace
@@ -140,6 +141,25 @@ class History:
             "warnings": list(self.warnings),
         }
 
+    def _repr_html_(self) -> str:
+        """The History as HTML: the number of epochs and the status (with ``stopped``, the best epoch
+        and any warnings), an inline SVG sparkline of the loss (and validation loss), and a table of
+        every recorded number per epoch (the first and last epochs of a long run)."""
+        columns = [name for name in _COLUMNS if getattr(self, name)]
+        rows = [[i + 1, *(_at(getattr(self, name), i) for name in columns)] for i in range(self.epochs)]
+        notes = [f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}, status {self.status}"]
+        if self.stopped:
+            notes.append(self.stopped)
+        if self.best_epoch is not None:
+            notes.append(f"best epoch {self.best_epoch}")
+        curves = {name: getattr(self, name) for name in ("loss", "val_loss") if getattr(self, name)}
+        return _html.block(
+            _html.tag("p", _html.tag("strong", "History"), ": " + "; ".join(notes)),
+            *(_html.tag("p", "warning: " + text) for text in self.warnings),
+            _html.sparkline(curves),
+            _html.table(["epoch", *columns], rows, max_rows=HTML_ROWS),
+        )
+
     def _trim(self) -> None:
         """Cut the lists to the epochs fully recorded (after an interruption in the middle of a row)."""
         filled = [v for v in (self.loss, self.accuracy, self.val_loss, self.val_accuracy, self.lr, self.seconds) if v]
@@ -148,6 +168,18 @@ class History:
             del values[n:]
         if self.best_epoch is not None and self.best_epoch > n:
             self.best_epoch = None
+
+
+#: The per-epoch lists of a :class:`History`, in the order its HTML table shows them.
+_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+
+#: The most epochs the HTML display of a History lists (the first and the last ones).
+HTML_ROWS = 20
+
+
+def _at(values: list[float], i: int) -> float | None:
+    """``values[i]``, or None when the list is shorter (a History filled by hand)."""
+    return values[i] if i < len(values) else None
 
 
 # ---------------------------------------------------------------- checks at the edge, shared with distributed.fit
