@@ -14,6 +14,7 @@ from chainrule import _html
 from chainrule.activations import Sigmoid
 from chainrule.gradcheck import GradcheckResult, GradcheckRow
 from chainrule.losses import SquaredError
+from chainrule.render import num
 from chainrule.train import HTML_ROWS
 
 EVIL = "<script>alert('x')</script>&<b onmouseover=\"y\">"
@@ -273,3 +274,85 @@ def test_history_html_of_an_empty_or_hand_made_history_escapes_what_it_shows():
     assert [r[2] for r in body(p.tables[0])] == ["0.1", ""]
     assert_escaped(html)
     assert html.count("&lt;script&gt;") == 2
+
+
+# ---------------------------------------------------------------- Explanation
+def _explanation(hidden="sigmoid", out="identity", loss="squared_error", layer=2, j=1, k=2, bias=False, n=3):
+    rng = np.random.default_rng(3)
+    net = cr.Network([2, 3, 3], activation=hidden, output_activation=out, seed=3)
+    X = rng.normal(size=(n, 2))
+    Y = np.eye(3)[rng.integers(0, 3, size=n)]
+    return cr.explain(net, X, Y, layer=layer, j=j, k=None if bias else k, bias=bias, loss=loss)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},  # output layer, weight
+        {"layer": 1, "j": 2, "k": 0},  # hidden layer: the sum behind term 1
+        {"layer": 1, "j": 0, "bias": True, "out": "softmax", "loss": "cross_entropy"},  # next layer softmax
+        {"layer": 2, "j": 1, "k": 0, "out": "softmax", "loss": "mse"},  # softmax layer itself: no term 2
+    ],
+)
+def test_explanation_html_has_the_three_terms_of_every_sample(kw):
+    e = _explanation(**kw)
+    html = e._repr_html_()
+    p = page(html)
+    terms = p.tables[0]
+    assert terms[0][0] == "sample" and len(terms[0]) == 5
+    middle = e.delta if e.term2 is None else e.term2  # softmax: terms 1 x 2 are one sum, the delta
+    for i, row in enumerate(body(terms)):
+        assert int(row[0]) == e.samples[i]
+        for cell, values in zip(row[1:], (e.term1, middle, e.term3, e.products)):
+            assert close(cell, values[i], rtol=1e-9)
+    assert ("Σm" in terms[0][2]) == (e.term2 is None)
+    summary = body(p.tables[-1])
+    assert close(summary[0][1], e.mean, 1e-9) and close(summary[1][1], e.backprop, 1e-9)
+    assert close(summary[2][1], e.finite_difference, 1e-9) and summary[3][1] == f"{e.rel_error:.1e}"
+    assert len(p.tables) == (3 if e.hidden_sum else 2)
+    text = "".join(p.text)
+    assert e.describe() in text and f"loss {e.loss.name}" in text and f"= {e.activation}" in text
+    if e.hidden_sum:
+        rows = body(p.tables[1])
+        for s, row in zip(e.hidden_sum, rows):
+            assert int(row[0]) == s.m and close(row[1], s.w, 1e-9) and close(row[5], s.value[0], 1e-9)
+            assert row[2] == "" if s.g_prime is None else close(row[2], s.g_prime[0], 1e-9)
+        assert rows[-1][0] == "Σ" and close(rows[-1][-1], e.term1[0], 1e-9)
+
+
+def test_explanation_html_limits_the_samples_like_the_text():
+    e = _explanation(n=9)
+    rows = body(page(e.to_html(max_samples=4)).tables[0])
+    assert [r[0] for r in rows] == ["0", "1", "… 5 more rows", "7", "8"]
+    assert len(body(page(e._repr_html_()).tables[0])) == 6  # the default: 5 samples and the gap
+    with pytest.raises(cr.ChainruleError, match="max_samples"):
+        e.to_html(max_samples=0)
+
+
+def test_explanation_html_escapes_activation_and_loss_names():
+    rng = np.random.default_rng(0)
+    net = cr.Network([2, 2], activation=EvilSigmoid(), seed=0)
+    e = cr.explain(net, rng.normal(size=(2, 2)), rng.normal(size=(2, 2)), layer=1, j=0, k=1, loss=EvilLoss())
+    html = e.to_html()
+    page(html)
+    assert_escaped(html)
+    assert html.count("&lt;script&gt;") == 2
+
+
+def test_explanation_markdown_and_latex_for_notebooks():
+    e = _explanation(layer=1, j=2, k=0)
+    assert e._repr_markdown_() == e.to_markdown()
+    tex = e._repr_latex_()
+    assert tex.startswith("$$\\begin{aligned}\n") and tex.endswith("\n\\end{aligned}$$") and tex.count("$$") == 2
+    for absent in ("\\documentclass", "\\paragraph", "align*", "\\begin{document}"):
+        assert absent not in tex
+    assert tex.count("{") == tex.count("}") and tex.count("\\left(") == tex.count("\\right)")
+    assert tex.count("\\begin{") == tex.count("\\end{") == 1
+    for title in ("The chain rule", "Sample 0", "Sample 2", "Over the 3 samples"):
+        assert f"\\textbf{{{title}}}" in tex
+    for value in (e.mean, e.backprop, e.finite_difference, *e.products, *e.term1, *e.term3):
+        assert num(value) in tex
+    # every row of the document's align* blocks is in the notebook's block
+    for block in re.findall(r"\\begin\{align\*\}\n(.*?)\n\\end\{align\*\}", e.to_latex(), re.S):
+        assert block in tex
+    assert "more samples" in _explanation(n=7)._repr_latex_()
