@@ -58,6 +58,16 @@ def sym(base: str, sub: Any = None, layer: Any = None) -> Html:
     return cat(base, None if sub is None else tag("sub", sub), None if layer is None else tag("sup", f"({layer})"))
 
 
+def pair(j: Any, k: Any) -> str:
+    """The subscript of ``w_jk``: ``jk``, or ``j,k`` when an index has more than one character."""
+    return f"{j}{k}" if len(str(j)) == len(str(k)) == 1 else f"{j},{k}"
+
+
+def d(num: Any, den: Any) -> Html:
+    """The partial derivative ``∂num/∂den`` (``num`` and ``den`` escaped unless already :class:`Html`)."""
+    return cat("∂", num, "/∂", den)
+
+
 def table(
     header: Sequence[Any],
     rows: Iterable[Sequence[Any]],

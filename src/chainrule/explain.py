@@ -177,17 +177,19 @@ class Explanation:
         max_samples = as_int("max_samples", max_samples, low=1)
         l, j, k = self.layer, self.j, self.k
         C0, a_j, z_j = _html.sym("C", 0), _html.sym("a", j, l), _html.sym("z", j, l)
-        w = _html.sym("b", j, l) if k is None else _html.sym("w", _pair(j, k), l)
-        terms = [_d(C0, a_j), _d(a_j, z_j), _d(z_j, w)]
+        w = _html.sym("b", j, l) if k is None else _html.sym("w", _html.pair(j, k), l)
+        terms = [_html.d(C0, a_j), _html.d(a_j, z_j), _html.d(z_j, w)]
         a_k = "1" if k is None else _html.sym("a", k, l - 1)
         if self.term2 is None:  # softmax: a_j depends on every z_m of the layer, terms 1 x 2 are one sum
             a_m = _html.sym("a", "m", l)
-            middle = _html.cat(_d(C0, z_j), " = Σ", _html.tag("sub", "m"), " ", _d(C0, a_m), " · ", _d(a_m, z_j))
+            middle = _html.cat(
+                _html.d(C0, z_j), " = Σ", _html.tag("sub", "m"), " ", _html.d(C0, a_m), " · ", _html.d(a_m, z_j)
+            )
             middle_values: Any = self.delta
         else:
             middle = _html.cat(terms[1], " = ", _html.sym("g′", None, l), "(", z_j, ")")
             middle_values = self.term2
-        header = ["sample", terms[0], middle, _html.cat(terms[2], " = ", a_k), _html.cat(_d(C0, w), " (product)")]
+        header = ["sample", terms[0], middle, _html.cat(terms[2], " = ", a_k), _html.cat(_html.d(C0, w), " (product)")]
         rows = [
             (s, *(_html.number(v[i], 10) for v in (self.term1, middle_values, self.term3, self.products)))
             for i, s in enumerate(self.samples)
@@ -196,14 +198,14 @@ class Explanation:
         parts = [
             _html.tag(
                 "p",
-                _html.tag("strong", _d("C", w)),
+                _html.tag("strong", _html.d("C", w)),
                 f" — the {what} ",
                 w,
                 f" = {_html.number(self.weight, 10)}: {self.describe()}. Network {'-'.join(map(str, self.sizes))}, ",
                 _html.sym("g", None, l),
                 f" = {self.activation}, loss {self.loss.name}.",
             ),
-            _html.tag("p", _d(C0, w), " = ", terms[0], " · ", terms[1], " · ", terms[2]),
+            _html.tag("p", _html.d(C0, w), " = ", terms[0], " · ", terms[1], " · ", terms[2]),
             _html.table(header, rows, max_rows=max_samples),
         ]
         if self.hidden_sum:
@@ -214,7 +216,7 @@ class Explanation:
                 ["", "value"],
                 [
                     (
-                        _html.cat(_d("C", w), f" = mean over {n} sample{'s' if n != 1 else ''}"),
+                        _html.cat(_html.d("C", w), f" = mean over {n} sample{'s' if n != 1 else ''}"),
                         _html.number(self.mean, 10),
                     ),
                     (
@@ -232,14 +234,14 @@ class Explanation:
         """The terms ``m`` of ``dC0/da_j^(l) = sum_m w_mj^(l+1) g'^(l+1)(z_m^(l+1)) dC0/da_m^(l+1)`` for the
         first sample, as an HTML table ending with their sum, term 1."""
         l, j, nxt = self.layer, self.j, self.layer + 1
-        delta_m = _d(_html.sym("C", 0), _html.sym("z", "m", nxt))
+        delta_m = _html.d(_html.sym("C", 0), _html.sym("z", "m", nxt))
         header = [
             "m",
-            _html.sym("w", _pair("m", j), nxt),
+            _html.sym("w", _html.pair("m", j), nxt),
             _html.cat(_html.sym("g′", None, nxt), "(", _html.sym("z", "m", nxt), ")"),
-            _d(_html.sym("C", 0), _html.sym("a", "m", nxt)),
+            _html.d(_html.sym("C", 0), _html.sym("a", "m", nxt)),
             delta_m,
-            _html.cat(_html.sym("w", _pair("m", j), nxt), " · ", delta_m),
+            _html.cat(_html.sym("w", _html.pair("m", j), nxt), " · ", delta_m),
         ]
         rows = [
             (
@@ -254,7 +256,7 @@ class Explanation:
         ]
         rows.append(("Σ", "", "", "", "", _html.number(self.term1[0], 10)))
         caption = _html.cat(
-            f"term 1 of sample {self.samples[0]}: ", _d(_html.sym("C", 0), _html.sym("a", j, l)), " = Σ over m"
+            f"term 1 of sample {self.samples[0]}: ", _html.d(_html.sym("C", 0), _html.sym("a", j, l)), " = Σ over m"
         )
         return _html.table(header, rows, caption=caption)
 
@@ -269,8 +271,9 @@ class Explanation:
     def _repr_latex_(self) -> str:
         r"""The derivation for Jupyter's MathJax: the rows of :meth:`to_latex`, each section under its
         title, as one display-math block ``$$\begin{aligned} ... \end{aligned}$$``."""
+        section_re = r"^\\paragraph\{(?P<title>[^\n]*)\}$(?:\n\\begin\{align\*\}\n(?P<rows>.*?)\n\\end\{align\*\})?"
         lines = []
-        for section in _LATEX_SECTION.finditer(self.to_latex(standalone=False)):
+        for section in re.finditer(section_re, self.to_latex(standalone=False), re.M | re.S):
             lines.append(rf"\textbf{{{section['title']}}} &")
             if section["rows"]:
                 lines.append(section["rows"])
@@ -278,22 +281,6 @@ class Explanation:
 
     def __str__(self) -> str:
         return self.to_text()
-
-
-#: A section of :func:`~chainrule.render.render_latex`: its title and the rows of its ``align*``.
-_LATEX_SECTION = re.compile(
-    r"^\\paragraph\{(?P<title>[^\n]*)\}$(?:\n\\begin\{align\*\}\n(?P<rows>.*?)\n\\end\{align\*\})?", re.M | re.S
-)
-
-
-def _pair(j: Any, k: Any) -> str:
-    """The subscript of ``w_jk``: ``jk``, or ``j,k`` when an index has more than one character."""
-    return f"{j}{k}" if len(str(j)) == len(str(k)) == 1 else f"{j},{k}"
-
-
-def _d(num: Any, den: Any) -> _html.Html:
-    """``∂num/∂den`` in HTML (``num`` and ``den`` escaped unless already :class:`~chainrule._html.Html`)."""
-    return _html.cat("∂", num, "/∂", den)
 
 
 def _check_index(name: str, value: Any, upper: int, what: str, unit: str = "nodes") -> int:
