@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _html
 from ._backend import Plan, compiled_outer_products, compiled_plan, kernels
 from ._memory import TooLargeError, buffer_length, carve, layer_views, out_of_memory, pad_of
 from ._memory import kept_workspaces as _spaces  # key -> [(workspace, what it holds, reference counts)]
@@ -175,6 +176,32 @@ class Gradients:
     def __repr__(self) -> str:
         kind = "per sample" if self.per_sample else "mean"
         return f"Gradients({kind}, C={self.C!r}, loss={self.loss}, dW={self.dW!r})"
+
+    def _repr_html_(self) -> str:
+        """A summary as HTML: per layer the shapes of ``dW[l]`` and ``db[l]`` and their Frobenius
+        norms (with ``per_sample``, the norms of the mean over the samples, :meth:`mean`); then the
+        cost ``C``, the loss, the number of samples and whether the arrays are per sample."""
+        mean = self.mean()
+        header: list[Any] = ["layer l", "dW[l] shape", _html.cat("‖dC/dW", _html.tag("sup", "(l)"), "‖")]
+        if self.db is not None:
+            header += ["db[l] shape", _html.cat("‖dC/db", _html.tag("sup", "(l)"), "‖")]
+        rows = []
+        for l in self.dW.layers():
+            row: list[Any] = [l, str(self.dW[l].shape), float(np.linalg.norm(mean.dW[l]))]
+            if self.db is not None:
+                row += [str(self.db[l].shape), float(np.linalg.norm(mean.db[l]))]  # type: ignore[index]
+            rows.append(row)
+        n = self.C0.shape[0]
+        kind = f"per sample, {n} samples (norms of their mean)" if self.per_sample else f"over {n} samples"
+        return _html.block(
+            _html.table(header, rows, caption=f"Gradients, {kind}"),
+            _html.tag(
+                "p",
+                "cost C = ",
+                _html.tag("strong", self.C),
+                f", loss {self.loss.name}, per_sample={self.per_sample}, dtype {self.dW[1].dtype.name}",
+            ),
+        )
 
     def mean(self) -> Gradients:
         """Per-sample gradients reduced to their (unweighted) mean, the article's ``dC/dw``."""

@@ -21,12 +21,14 @@ central finite difference of the cost.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._validation import as_bool, as_float
+from . import _html
+from ._validation import as_bool, as_float, as_int
 from .backprop import _gradients, _prepare
 from .errors import ChainruleError, shown
 from .gradcheck import central_difference
@@ -166,6 +168,116 @@ class Explanation:
         from .render import render_latex
 
         return render_latex(self, max_samples, standalone)
+
+    def to_html(self, max_samples: int = 5) -> str:
+        """A self-contained HTML block: the parameter, the chain rule in symbols, a table of the three
+        terms and their product per sample (the first and last of at most ``max_samples`` rows), for
+        a hidden layer the terms of the sum behind term 1 (first sample), and the mean against
+        backprop's entry and the finite difference."""
+        max_samples = as_int("max_samples", max_samples, low=1)
+        l, j, k = self.layer, self.j, self.k
+        C0, a_j, z_j = _html.sym("C", 0), _html.sym("a", j, l), _html.sym("z", j, l)
+        w = _html.sym("b", j, l) if k is None else _html.sym("w", _html.pair(j, k), l)
+        terms = [_html.d(C0, a_j), _html.d(a_j, z_j), _html.d(z_j, w)]
+        a_k = "1" if k is None else _html.sym("a", k, l - 1)
+        if self.term2 is None:  # softmax: a_j depends on every z_m of the layer, terms 1 x 2 are one sum
+            a_m = _html.sym("a", "m", l)
+            middle = _html.cat(
+                _html.d(C0, z_j), " = Σ", _html.tag("sub", "m"), " ", _html.d(C0, a_m), " · ", _html.d(a_m, z_j)
+            )
+            middle_values: Any = self.delta
+        else:
+            middle = _html.cat(terms[1], " = ", _html.sym("g′", None, l), "(", z_j, ")")
+            middle_values = self.term2
+        header = ["sample", terms[0], middle, _html.cat(terms[2], " = ", a_k), _html.cat(_html.d(C0, w), " (product)")]
+        rows = [
+            (s, *(_html.number(v[i], 10) for v in (self.term1, middle_values, self.term3, self.products)))
+            for i, s in enumerate(self.samples)
+        ]
+        what = "bias" if self.bias else "weight"
+        parts = [
+            _html.tag(
+                "p",
+                _html.tag("strong", _html.d("C", w)),
+                f" — the {what} ",
+                w,
+                f" = {_html.number(self.weight, 10)}: {self.describe()}. Network {'-'.join(map(str, self.sizes))}, ",
+                _html.sym("g", None, l),
+                f" = {self.activation}, loss {self.loss.name}.",
+            ),
+            _html.tag("p", _html.d(C0, w), " = ", terms[0], " · ", terms[1], " · ", terms[2]),
+            _html.table(header, rows, max_rows=max_samples),
+        ]
+        if self.hidden_sum:
+            parts.append(self._hidden_sum_html())
+        n = self.n
+        parts.append(
+            _html.table(
+                ["", "value"],
+                [
+                    (
+                        _html.cat(_html.d("C", w), f" = mean over {n} sample{'s' if n != 1 else ''}"),
+                        _html.number(self.mean, 10),
+                    ),
+                    (
+                        f"backprop's entry of {'db' if self.bias else 'dW'}[{l}]",
+                        _html.number(self.backprop, 10),
+                    ),
+                    ("central finite difference", _html.number(self.finite_difference, 10)),
+                    ("relative difference (finite difference vs. mean)", f"{self.rel_error:.1e}"),
+                ],
+            )
+        )
+        return _html.block(*parts)
+
+    def _hidden_sum_html(self) -> _html.Html:
+        """The terms ``m`` of ``dC0/da_j^(l) = sum_m w_mj^(l+1) g'^(l+1)(z_m^(l+1)) dC0/da_m^(l+1)`` for the
+        first sample, as an HTML table ending with their sum, term 1."""
+        l, j, nxt = self.layer, self.j, self.layer + 1
+        delta_m = _html.d(_html.sym("C", 0), _html.sym("z", "m", nxt))
+        header = [
+            "m",
+            _html.sym("w", _html.pair("m", j), nxt),
+            _html.cat(_html.sym("g′", None, nxt), "(", _html.sym("z", "m", nxt), ")"),
+            _html.d(_html.sym("C", 0), _html.sym("a", "m", nxt)),
+            delta_m,
+            _html.cat(_html.sym("w", _html.pair("m", j), nxt), " · ", delta_m),
+        ]
+        rows = [
+            (
+                s.m,
+                _html.number(s.w, 10),
+                "" if s.g_prime is None else _html.number(s.g_prime[0], 10),
+                _html.number(s.dC0_da[0], 10),
+                _html.number(s.delta[0], 10),
+                _html.number(s.value[0], 10),
+            )
+            for s in self.hidden_sum
+        ]
+        rows.append(("Σ", "", "", "", "", _html.number(self.term1[0], 10)))
+        caption = _html.cat(
+            f"term 1 of sample {self.samples[0]}: ", _html.d(_html.sym("C", 0), _html.sym("a", j, l)), " = Σ over m"
+        )
+        return _html.table(header, rows, caption=caption)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: :meth:`to_html`."""
+        return self.to_html()
+
+    def _repr_markdown_(self) -> str:
+        """Markdown display (notebook converters that prefer it): :meth:`to_markdown`."""
+        return self.to_markdown()
+
+    def _repr_latex_(self) -> str:
+        r"""The derivation for Jupyter's MathJax: the rows of :meth:`to_latex`, each section under its
+        title, as one display-math block ``$$\begin{aligned} ... \end{aligned}$$``."""
+        section_re = r"^\\paragraph\{(?P<title>[^\n]*)\}$(?:\n\\begin\{align\*\}\n(?P<rows>.*?)\n\\end\{align\*\})?"
+        lines = []
+        for section in re.finditer(section_re, self.to_latex(standalone=False), re.M | re.S):
+            lines.append(rf"\textbf{{{section['title']}}} &")
+            if section["rows"]:
+                lines.append(section["rows"])
+        return "$$\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}$$"
 
     def __str__(self) -> str:
         return self.to_text()

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _html
 from ._validation import as_float, as_int, as_seed
 from .backprop import _cost, _gradients, _prepare
 from .errors import ChainruleError, shown
@@ -68,6 +69,40 @@ class GradcheckResult:
         for r in self.rows:
             out[r.layer] = max(out.get(r.layer, 0.0), r.max_rel_error)
         return out
+
+    def __repr__(self) -> str:
+        verdict = "OK" if self.ok else "FAILED"
+        return (
+            f"GradcheckResult({verdict}: max relative error {self.max_rel_error:.3e}, tolerance {self.tol:.1e}, "
+            f"{len(self.rows)} parameter arrays)"
+        )
+
+    def _repr_html_(self) -> str:
+        """The table of :meth:`__str__` as HTML: per parameter array the entries checked, the largest
+        absolute and relative errors and whether it passes; then the verdict."""
+        rows = [
+            (
+                r.name,
+                f"{r.checked}/{r.total}",
+                r.max_abs_error,
+                r.max_rel_error,
+                "OK" if r.max_rel_error <= self.tol else "FAILED",
+            )
+            for r in self.rows
+        ]
+        verdict = "OK" if self.ok else "FAILED"
+        return _html.block(
+            _html.table(
+                ("param", "checked", "max abs err", "max rel err", ""),
+                rows,
+                caption="gradcheck: backprop against central finite differences",
+            ),
+            _html.tag(
+                "p",
+                f"max relative error {_html.number(self.max_rel_error)} (tolerance {_html.number(self.tol)}): ",
+                _html.tag("strong", verdict),
+            ),
+        )
 
     def __str__(self) -> str:
         lines = [f"{'param':<8}{'checked':>12}{'max abs err':>14}{'max rel err':>14}"]

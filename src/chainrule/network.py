@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _html
 from ._memory import TooLargeError, carve, human_count, out_of_memory, require_memory
 from ._validation import (
     _all_finite,
@@ -480,6 +481,36 @@ class Network:
         gs = [g.name for g in self.g]
         act = repr(gs[0]) if len(set(gs)) == 1 else repr(gs)
         return f"Network({list(self.sizes)}, activation={act}, bias={self.bias}, dtype={self.dtype.name})"
+
+    def _repr_html_(self) -> str:
+        """The network as an HTML table: per layer ``l = 0..L`` its nodes ``n_l``, activation
+        ``g^(l)``, the shapes of ``W[l]`` and ``b[l]`` and its parameter count; then ``L``, the total
+        parameter count and the dtype."""
+        rows: list[tuple[Any, ...]] = [(0, self.sizes[0], "input", "", "", 0)]
+        for l in range(1, self.L + 1):
+            g = self.g[l]
+            params = ", ".join(f"{k}={v!r}" for k, v in g.params().items())
+            shape_b = "" if self.b is None else f"({self.sizes[l]},)"
+            count = self.W[l].size + (0 if self.b is None else self.b[l].size)
+            rows.append(
+                (l, self.sizes[l], f"{g.name}({params})" if params else g.name, str(self.W[l].shape), shape_b, count)
+            )
+        header = (
+            "layer l",
+            _html.cat("nodes ", _html.sym("n", "l")),
+            _html.sym("g", layer="l"),
+            "W[l]",
+            "b[l]",
+            "parameters",
+        )
+        return _html.block(
+            _html.table(header, rows, caption=f"Network {'-'.join(map(str, self.sizes))}"),
+            _html.tag(
+                "p",
+                f"L = {self.L}, {self.n_params} parameters "
+                f"({'weights and biases' if self.bias else 'weights, no biases'}), dtype {self.dtype.name}",
+            ),
+        )
 
     # ------------------------------------------------------------------ forward
     def forward(self, X: Any) -> Trace:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _html
 from ._files import as_path
 from ._validation import all_finite, as_bool, as_float, as_int, as_seed, check_finite
 from .backprop import Workspace, _gradients, _prepare, workspace
@@ -140,6 +141,25 @@ class History:
             "warnings": list(self.warnings),
         }
 
+    def _repr_html_(self) -> str:
+        """The History as HTML: the number of epochs and the status (with ``stopped``, the best epoch
+        and any warnings), an inline SVG sparkline of the loss (and validation loss), and a table of
+        every recorded number per epoch (the first and last epochs of a long run)."""
+        columns = [name for name in _COLUMNS if getattr(self, name)]
+        rows = [[i + 1, *(_at(getattr(self, name), i) for name in columns)] for i in range(self.epochs)]
+        notes = [f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}, status {self.status}"]
+        if self.stopped:
+            notes.append(self.stopped)
+        if self.best_epoch is not None:
+            notes.append(f"best epoch {self.best_epoch}")
+        curves = {name: getattr(self, name) for name in ("loss", "val_loss") if getattr(self, name)}
+        return _html.block(
+            _html.tag("p", _html.tag("strong", "History"), ": " + "; ".join(notes)),
+            *(_html.tag("p", "warning: " + text) for text in self.warnings),
+            _html.sparkline(curves),
+            _html.table(["epoch", *columns], rows, max_rows=HTML_ROWS),
+        )
+
     def _trim(self) -> None:
         """Cut the lists to the epochs fully recorded (after an interruption in the middle of a row)."""
         filled = [v for v in (self.loss, self.accuracy, self.val_loss, self.val_accuracy, self.lr, self.seconds) if v]
@@ -148,6 +168,18 @@ class History:
             del values[n:]
         if self.best_epoch is not None and self.best_epoch > n:
             self.best_epoch = None
+
+
+#: The per-epoch lists of a :class:`History`, in the order its HTML table shows them.
+_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+
+#: The most epochs the HTML display of a History lists (the first and the last ones).
+HTML_ROWS = 20
+
+
+def _at(values: list[float], i: int) -> float | None:
+    """``values[i]``, or None when the list is shorter (a History filled by hand)."""
+    return values[i] if i < len(values) else None
 
 
 # ---------------------------------------------------------------- checks at the edge, shared with distributed.fit
@@ -355,34 +387,198 @@ def evaluate(net: Network, X: Any, Y: Any, loss: str | Loss = "squared_error") -
     return out
 
 
-class _Progress:
-    """A rich progress bar over epochs, shown only on a terminal and with verbose > 0."""
+#: Where standard error is no terminal (a log file, a pipe), at most one progress line per this many
+#: seconds; the first epoch's line and the last one's always appear.
+LOG_EVERY = 5.0
 
-    def __init__(self, epochs: int, verbose: int) -> None:
-        self.bar = None
-        if verbose and sys.stderr.isatty():
-            try:
-                from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-            except ImportError:
-                return
-            self.bar = Progress(
-                TextColumn("epoch {task.completed}/{task.total}"),
-                BarColumn(),
-                TextColumn("{task.description}"),
-                TimeRemainingColumn(),
-                transient=False,
-            )
-            self.task = self.bar.add_task("", total=epochs)
-            self.bar.start()
+#: In a notebook, at most one update of the progress display per this many seconds (the last always).
+NOTEBOOK_EVERY = 0.25
 
-    def update(self, row: dict[str, Any]) -> None:
-        if self.bar is not None:
-            text = "  ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "lr"))
-            self.bar.update(self.task, advance=1, description=text)
+
+def _in_notebook() -> bool:
+    """Whether this runs in an IPython kernel (Jupyter, VS Code, ...): rich output but no terminal."""
+    if "ipykernel" not in sys.modules:
+        return False
+    get_ipython = getattr(sys.modules.get("IPython"), "get_ipython", None)
+    try:
+        shell = get_ipython() if callable(get_ipython) else None
+    except Exception:  # noqa: BLE001 - an IPython that cannot say: no notebook display then
+        return False
+    return getattr(shell, "kernel", None) is not None
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed file
+        return False
+
+
+def _duration(seconds: float) -> str:
+    """``12.3s``, ``4m05s`` or ``1h02m03s``."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def _numbers(row: dict[str, Any]) -> str:
+    """An epoch's numbers as ``loss 0.1234  accuracy 0.9`` (all but the epoch and the learning rate)."""
+    return "  ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "lr"))
+
+
+def _line(epochs: int, row: dict[str, Any] | None, elapsed: float) -> str:
+    """``epoch  3/10  loss 0.1234  accuracy 0.9  elapsed 1.2s``: one epoch's progress in words."""
+    done = 0 if row is None else row["epoch"]
+    numbers = "" if row is None else f"  {_numbers(row)}"
+    return f"epoch {done:>{len(str(epochs))}}/{epochs}{numbers}  elapsed {_duration(elapsed)}"
+
+
+class _Bar:
+    """A rich progress bar on the terminal ``stream``."""
+
+    every = 0.0  # rich redraws at most ten times a second by itself
+
+    def __init__(self, epochs: int, stream: Any) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(
+            TextColumn("epoch {task.completed}/{task.total}"),
+            BarColumn(),
+            TextColumn("{task.description}"),
+            TimeRemainingColumn(),
+            console=Console(file=stream),
+            transient=False,
+            # prints during training go above the bar when they share its terminal, else where they were going
+            redirect_stdout=_isatty(sys.stdout),
+        )
+        self.task = self.bar.add_task("", total=epochs)
+        self.bar.start()
+
+    def show(self, row: dict[str, Any], elapsed: float) -> None:
+        self.bar.update(self.task, completed=row["epoch"], description=_numbers(row))
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        self.bar.stop()
+
+
+class _Lines:
+    """A plain line per shown epoch on ``stream`` (a log file, a pipe), flushed at once."""
+
+    def __init__(self, epochs: int, stream: Any) -> None:
+        self.epochs, self.stream = epochs, stream
+
+    @property
+    def every(self) -> float:
+        return LOG_EVERY
+
+    def show(self, row: dict[str, Any], elapsed: float) -> None:
+        print(_line(self.epochs, row, elapsed), file=self.stream, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class _NotebookView:
+    """What the notebook display holds: an HTML ``<progress>`` bar and the line of :class:`_Lines`
+    (the line alone where only plain text is shown)."""
+
+    epochs: int
+    row: dict[str, Any] | None
+    elapsed: float
+
+    def __repr__(self) -> str:
+        return _line(self.epochs, self.row, self.elapsed)
+
+    def _repr_html_(self) -> str:
+        done = 0 if self.row is None else self.row["epoch"]
+        return _html.block(_html.tag("progress", value=done, max=self.epochs), " ", repr(self))
+
+
+class _Notebook:
+    """One output of the running Jupyter cell, replaced in place through an IPython display handle."""
+
+    def __init__(self, epochs: int) -> None:
+        from IPython.display import display
+
+        self.epochs = epochs
+        self.handle = display(_NotebookView(epochs, None, 0.0), display_id=True)
+        if self.handle is None:
+            raise ImportError("IPython gave no display handle")
+
+    @property
+    def every(self) -> float:
+        return NOTEBOOK_EVERY
+
+    def show(self, row: dict[str, Any], elapsed: float) -> None:
+        self.handle.update(_NotebookView(self.epochs, row, elapsed))
+
+    def close(self) -> None:
+        pass
+
+
+def _view(epochs: int, stream: Any) -> _Bar | _Lines | _Notebook | None:
+    """How progress is shown: in place in a notebook, as a bar on a terminal, else as lines on ``stream``."""
+    if _in_notebook():
+        try:
+            return _Notebook(epochs)
+        except ImportError:
+            pass
+    if stream is None:  # no standard error at all (pythonw)
+        return None
+    if _isatty(stream):
+        try:
+            return _Bar(epochs, stream)
+        except ImportError:
+            pass
+    return _Lines(epochs, stream)
+
+
+class _Progress:
+    """What ``verbose > 0`` shows while training, wherever it runs:
+
+    * standard error a terminal: a rich progress bar over the epochs;
+    * an IPython kernel (Jupyter): one output that updates in place, at most every
+      :data:`NOTEBOOK_EVERY` seconds;
+    * anything else (a log file, a pipe): a plain line per epoch on standard error, at most one every
+      :data:`LOG_EVERY` seconds when epochs are fast.
+
+    The first epoch and the last one recorded are always shown, also when training stops early.
+    ``stream`` (standard error by default) and ``clock`` are there for tests.
+    """
+
+    def __init__(
+        self, epochs: int, verbose: int, *, stream: Any = None, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
+        self.epochs, self.clock = epochs, clock
+        self.start = clock()
+        self.shown = -math.inf  # when the display last changed
+        self.pending: dict[str, Any] | None = None  # the latest epoch not shown yet
+        self.view = _view(epochs, sys.stderr if stream is None else stream) if verbose else None
+
+    def update(self, row: dict[str, Any]) -> None:
+        """Epoch ``row["epoch"]`` is done: show it now, or later if the last display was too recent."""
+        if self.view is None:
+            return
+        self.pending = row
+        now = self.clock()
+        if now - self.shown >= self.view.every or row["epoch"] >= self.epochs:
+            self._show(now)
+
+    def _show(self, now: float) -> None:
+        if self.pending is not None and self.view is not None:
+            self.view.show(self.pending, now - self.start)
+            self.pending, self.shown = None, now
+
+    def close(self) -> None:
+        """Show the last epoch if it is not shown yet, and end the display."""
+        if self.view is not None:
+            self._show(self.clock())
+            self.view.close()
+            self.view = None
 
 
 class _Interrupt:
@@ -464,7 +660,10 @@ def fit(
         Save the network there (atomically) every ``checkpoint_every`` epochs and at the end;
         never with a NaN or inf weight.
     verbose : int
-        0: silent. 1: a progress bar when standard error is a terminal.
+        0: silent. 1: progress: a bar when standard error is a terminal; in Jupyter one output
+        updated in place; otherwise (a log file, a pipe) a line per epoch on standard error with
+        the epoch, its numbers and the time elapsed, at most one every 5 seconds (the first and
+        the last epoch's always).
 
     Training never ends with NaN or inf weights. When the loss (training or validation) or a
     weight becomes NaN or inf, training stops with the last weights that gave a finite loss (the
