@@ -4,7 +4,7 @@ Each step takes a minibatch, computes the mean gradient ``dC/dw`` over its sampl
 backpropagation (a batch of all ``n`` samples is exactly the article's mean), and lets the
 optimizer update the weights in place. :func:`fit` adds what a practitioner relies on:
 seeded shuffling, validation, early stopping that restores the best weights, callbacks,
-checkpoints, a progress bar, and safety:
+checkpoints, progress (a bar on a terminal, lines in a log, an updating line in Jupyter), and safety:
 
 * a NaN or inf loss (or weight) stops training with the last weights that gave a finite loss
   (the initial ones when the very first step diverges), and the :class:`History` says so
