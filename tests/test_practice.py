@@ -23,6 +23,9 @@ from chainrule.practice import (
     _fmt,
     check,
     new_problem,
+    render_solutions,
+    render_worksheet,
+    tex_escape,
     worksheet,
 )
 
@@ -225,6 +228,10 @@ def test_hidden_layer_problems_include_the_hidden_sum(seed):
         assert s["dC0_da"] == pytest.approx(2 * (a - p.y[s["m"]]), rel=1e-12)
         assert s["value"] == pytest.approx(s["w"] * s["g_prime"] * s["dC0_da"], rel=1e-12)
     assert sum(s["value"] for s in hidden) == pytest.approx(p.term1, rel=1e-12)
+    text = render_solutions(p)
+    assert "hidden sum" in text
+    for s in hidden:
+        assert f"m = {s['m']}" in text and _fmt(s["value"]) in text
     assert new_problem(seed, layer="output").to_dict(answers=True)["steps"]["hidden_sum"] == []
 
 
@@ -358,3 +365,109 @@ def test_worksheet_is_seeded_and_alternates_layers():
         assert new_problem(**p.spec) == p  # one problem of the sheet, made again alone
     with pytest.raises(ChainruleError, match="n must be a whole number"):
         worksheet(0, seed=1)
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex"])
+def test_worksheet_and_solutions_hold_every_problem(fmt):
+    w = worksheet(4, seed=2)
+    sheet, sol = render_worksheet(w, fmt), render_solutions(w, fmt)
+    for i, p in enumerate(w, 1):
+        head = f"Problem {i} (seed {p.seed})"
+        assert head in sheet and head in sol
+        symbol = f"w_{{{p.j},{p.k}}}^{{({p.layer})}}"
+        assert f"{symbol} = {cr.render.num(p.weight)}" in sheet
+        for W in (p.net.W[1], p.net.W[2]):
+            for v in W.ravel():
+                assert cr.render.num(v) in sheet
+        for v in p.answers().values():
+            assert _fmt(v) in sol  # the numbers are in the solutions
+        steps = p.steps()
+        for f in steps["forward"]:
+            for z, a in zip(f["z"], f["a"]):
+                assert _fmt(z) in sol and _fmt(a) in sol
+        assert _fmt(steps["C0"]) in sol
+    assert sheet.count("Problem ") == 4 and sol.count("Problem ") == 4
+    assert "Forward pass" not in sheet and "Forward pass" in sol
+    assert "answer" in sheet and ("| answer |" not in sheet)
+    for p in w:  # the worksheet gives no answer away (its table has blanks)
+        assert f"| {_fmt(p.product)} |" not in sheet and f"& {_fmt(p.product)} \\\\" not in sheet
+
+
+def test_markdown_uses_unambiguous_subscripts_and_balanced_math():
+    w = worksheet(3, seed=5)
+    for text in (render_worksheet(w), render_solutions(w)):
+        assert text.startswith("# Backpropagation practice")
+        assert re.search(r"w_\{\d+,\d+\}\^\{\(\d\)\}", text)
+        assert not re.search(r"w_\{?\d\d\}?\^", text)  # never w_12^(2)
+        for line in text.splitlines():
+            assert line.count("$") % 2 == 0, line
+        for line in text.splitlines():
+            if line.startswith("|"):
+                assert line.endswith("|")
+
+
+def _latex_problems(text: str) -> list[str]:
+    """Structural checks of a LaTeX document, as far as they go without running LaTeX."""
+    problems = []
+    if not text.startswith("\\documentclass"):
+        problems.append("no \\documentclass first")
+    for env in ("document",):
+        if text.count(f"\\begin{{{env}}}") != 1 or text.count(f"\\end{{{env}}}") != 1:
+            problems.append(f"{env} not once")
+    if not text.rstrip().endswith("\\end{document}"):
+        problems.append("does not end with \\end{document}")
+    stack = []
+    for m in re.finditer(r"\\(begin|end)\{([^}]*)\}", text):
+        if m.group(1) == "begin":
+            stack.append(m.group(2))
+        elif not stack or stack.pop() != m.group(2):
+            problems.append(f"unbalanced \\end{{{m.group(2)}}}")
+    if stack:
+        problems.append(f"unclosed {stack}")
+    plain = re.sub(r"\\[{}$%&#_]", "", text)
+    depth = 0
+    for ch in plain:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            problems.append("a } closes nothing")
+            break
+    if depth > 0:
+        problems.append("an unclosed {")
+    for line in plain.splitlines():
+        if line.count("$") % 2:
+            problems.append(f"odd $ in {line!r}")
+        outside = re.sub(r"\$[^$]*\$", "", line)  # text outside inline math
+        if "\\[" in line or line.startswith("  W^{"):
+            continue
+        for ch in "_^%#":
+            if ch in outside:
+                problems.append(f"unescaped {ch} in text: {line!r}")
+    packages = re.findall(r"\\usepackage(?:\[[^]]*\])?\{([^}]*)\}", text)
+    if not set(packages) <= {"amsmath", "geometry", "fontenc"}:
+        problems.append(f"unexpected packages {packages}")
+    return problems
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_latex_is_a_standalone_document(bias):
+    w = worksheet(4, seed=9, bias=bias)
+    for text in (render_worksheet(w, "latex"), render_solutions(w, "latex")):
+        assert _latex_problems(text) == []
+        assert "\\hrulefill" in text or "\\paragraph{Forward pass}" in text
+    title = "A_B & 50% #1 {x} ~ ^ \\end{document}"
+    text = render_worksheet(w, "latex", title=title)
+    assert _latex_problems(text) == []
+    assert f"\\section*{{{tex_escape(title)}}}" in text
+
+
+def test_render_refuses_what_it_cannot_render():
+    p = new_problem(1)
+    assert render_worksheet(p).count("## Problem") == 1  # one problem is a worksheet too
+    with pytest.raises(ChainruleError, match="unknown format"):
+        render_worksheet([p], "html")
+    with pytest.raises(ChainruleError, match="problems is empty"):
+        render_solutions([])
+    with pytest.raises(ChainruleError, match=r"problems\[1\] must be a Problem"):
+        render_worksheet([p, p.to_dict()])
+    with pytest.raises(ChainruleError, match="title must be a string"):
+        render_worksheet([p], title=3)

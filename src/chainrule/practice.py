@@ -15,7 +15,8 @@ Everything that goes out is JSON-safe (plain dicts, lists, floats, strings), for
 * :func:`new_problem` ``(seed, ...)`` -> :class:`Problem`; ``problem.to_dict()`` is what the learner
   sees, ``problem.to_dict(answers=True)`` adds the answers and every step;
 * :func:`check` ``(problem, term1=..., ...)`` -> :class:`CheckResult`, with ``to_dict()``;
-* :func:`worksheet` ``(n, seed)`` -> N problems.
+* :func:`worksheet` ``(n, seed)`` -> N problems; :func:`render_worksheet` and
+  :func:`render_solutions` write them as Markdown or as a standalone LaTeX document.
 
 The same seed gives the same problem on every machine and Python version: the numbers are drawn
 with ``random.Random(seed).random()``, whose sequence Python guarantees not to change (NumPy's
@@ -54,6 +55,8 @@ __all__ = [
     "Problem",
     "check",
     "new_problem",
+    "render_solutions",
+    "render_worksheet",
     "worksheet",
 ]
 
@@ -707,3 +710,456 @@ def check(
     else:
         message = "Right so far; still to give: " + ", ".join(_LABELS[n] for n in missing) + "."
     return CheckResult(correct, right, wrong, missing, terms, feedback, message, rtol, atol)
+
+
+# ---------------------------------------------------------------------------------------------- documents
+#
+# A document is a list of blocks, each made of text and math pieces, rendered to Markdown (math
+# between $...$) or LaTeX (text escaped, math between $...$). The math is the same TeX in both.
+
+_Piece = tuple[str, str]  # ("t", text) or ("m", TeX math)
+
+
+def _t(s: str) -> _Piece:
+    return ("t", s)
+
+
+def _m(s: str) -> _Piece:
+    return ("m", s)
+
+
+@dataclass
+class _Block:
+    kind: str  # "h1", "h2", "h3", "p", "items", "table", "matrix"
+    pieces: list[_Piece] = field(default_factory=list)
+    items: list[list[_Piece]] = field(default_factory=list)
+    header: list[list[_Piece]] = field(default_factory=list)
+    rows: list[list[list[_Piece]]] = field(default_factory=list)
+    blanks: bool = False
+
+
+def tex_escape(s: str) -> str:
+    r"""``s`` as LaTeX text: every character LaTeX treats specially is escaped.
+
+    >>> print(tex_escape("50% of a_b & {c} ~ $5 #1 ^ \\"))
+    50\% of a\_b \& \{c\} \textasciitilde{} \$5 \#1 \textasciicircum{} \textbackslash{}
+    """
+    out = []
+    for ch in s:
+        if ch == "\\":
+            out.append(r"\textbackslash{}")
+        elif ch in "&%$#_{}":
+            out.append("\\" + ch)
+        elif ch == "~":
+            out.append(r"\textasciitilde{}")
+        elif ch == "^":
+            out.append(r"\textasciicircum{}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _md(pieces: list[_Piece]) -> str:
+    return "".join(s if kind == "t" else f"${s}$" for kind, s in pieces)
+
+
+def _tex(pieces: list[_Piece]) -> str:
+    return "".join(tex_escape(s) if kind == "t" else f"${s}$" for kind, s in pieces)
+
+
+def _to_markdown(blocks: list[_Block]) -> str:
+    out: list[str] = []
+    for b in blocks:
+        if b.kind in ("h1", "h2", "h3"):
+            out += ["#" * int(b.kind[1]) + " " + _md(b.pieces), ""]
+        elif b.kind == "p":
+            out += [_md(b.pieces), ""]
+        elif b.kind == "items":
+            out += ["- " + _md(item) for item in b.items] + [""]
+        elif b.kind in ("table", "matrix"):
+            if b.pieces:
+                out += [_md(b.pieces), ""]
+            out.append("| " + " | ".join(_md(c) for c in b.header) + " |")
+            out.append("|" + " --- |" * len(b.header))
+            for row in b.rows:
+                out.append("| " + " | ".join(_md(c) for c in row) + " |")
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _to_latex(blocks: list[_Block]) -> str:
+    out = [
+        r"\documentclass[11pt]{article}",
+        r"\usepackage[T1]{fontenc}",
+        r"\usepackage{amsmath}",
+        r"\usepackage[margin=2cm]{geometry}",
+        r"\setlength{\parindent}{0pt}",
+        r"\setlength{\parskip}{0.5em}",
+        r"\begin{document}",
+        "",
+    ]
+    for b in blocks:
+        if b.kind == "h1":
+            out += [rf"\section*{{{_tex(b.pieces)}}}", ""]
+        elif b.kind == "h2":
+            out += [rf"\subsection*{{{_tex(b.pieces)}}}", ""]
+        elif b.kind == "h3":
+            out += [rf"\paragraph{{{_tex(b.pieces)}}}", ""]
+        elif b.kind == "p":
+            out += [_tex(b.pieces), ""]
+        elif b.kind == "items":
+            out.append(r"\begin{itemize}")
+            out += [rf"  \item {_tex(item)}" for item in b.items]
+            out += [r"\end{itemize}", ""]
+        elif b.kind == "matrix":  # header = [corner, columns...]; rows = [[row label, values...]]
+            name = b.header[0][0][1]
+            body = r" \\ ".join(" & ".join(_tex(c) for c in row[1:]) for row in b.rows)
+            cols = "c" * (len(b.header) - 1)
+            out += [
+                _tex(b.pieces),
+                r"\[",
+                rf"  {name} = \left[\begin{{array}}{{{cols}}} {body} \end{{array}}\right]",
+                r"\]",
+                "",
+            ]
+        elif b.kind == "table":
+            if b.pieces:
+                out += [_tex(b.pieces), ""]
+            spec = "l" * (len(b.header) - 1) + ("p{5cm}" if b.blanks else "l")
+            out += [r"\begin{center}", r"\renewcommand{\arraystretch}{1.8}", rf"\begin{{tabular}}{{{spec}}}", r"\hline"]
+            out.append(" & ".join(_tex(c) for c in b.header) + r" \\ \hline")
+            for row in b.rows:
+                cells = [_tex(c) for c in row]
+                if b.blanks:
+                    cells[-1] = cells[-1] or r"\hrulefill"
+                out.append(" & ".join(cells) + r" \\")
+            out += [r"\hline", r"\end{tabular}", r"\end{center}", ""]
+    out += [r"\end{document}", ""]
+    return "\n".join(out)
+
+
+def _network_blocks(p: Problem) -> list[_Block]:
+    """The numbers the learner is given: sizes, activation, W, b, x, y."""
+    net = p.net
+    sizes = "-".join(map(str, net.sizes))
+    g = p.activation
+    blocks = [
+        _Block(
+            "p",
+            [
+                _t(f"Network {sizes} (layers 0, 1, 2 = L), "),
+                _m(f"g = {_G_TEX[g]}"),
+                _t(" in every layer, "),
+                _t("with biases" if net.b is not None else "no biases"),
+                _t("; loss "),
+                _m(r"C_0 = \sum_{j} \left(a_j^{(2)} - y_j\right)^2"),
+                _t("."),
+            ],
+        )
+    ]
+    for l in (1, 2):
+        W = net.W[l]
+        header = [[_m(f"W^{{({l})}}")]] + [[_m(f"k = {k}")] for k in range(W.shape[1])]
+        rows = [[[_m(f"j = {j}")]] + [[_t(num(v))] for v in W[j]] for j in range(W.shape[0])]
+        blocks.append(
+            _Block(
+                "matrix",
+                [
+                    _m(f"W^{{({l})}}"),
+                    _t(f": row j is node j of layer {l}, column k is node k of layer {l - 1}, so the entry is "),
+                    _m(_w_tex("j", "k", l)),
+                    _t("."),
+                ],
+                header=header,
+                rows=rows,
+            )
+        )
+    facts: list[list[_Piece]] = []
+    if net.b is not None:
+        for l in (1, 2):
+            facts.append([_m(f"b^{{({l})}} = ({', '.join(num(v) for v in net.b[l])})")])
+    names0 = ", ".join(_node_tex("a", k, 0) for k in range(net.sizes[0]))
+    facts.append([_m(f"x = ({names0}) = ({', '.join(num(v) for v in p.x)})")])
+    facts.append([_m(f"y = ({', '.join(num(v) for v in p.y)})")])
+    blocks.append(_Block("items", items=facts))
+    return blocks
+
+
+def _question_pieces(p: Problem) -> list[_Piece]:
+    l, j, k = p.layer, p.j, p.k
+    return [
+        _t("Compute "),
+        _m(_dd_tex("C_0", _w_tex(j, k, l))),
+        _t(" for the weight "),
+        _m(f"{_w_tex(j, k, l)} = {num(p.weight)}"),
+        _t(f" ({p.explanation.describe()}, {'the output layer' if p.kind == 'output' else 'a hidden layer'})."),
+    ]
+
+
+def _term_rows(p: Problem, values: dict[str, str] | None) -> list[list[list[_Piece]]]:
+    l, j = p.layer, p.j
+    z = _node_tex("z", j, l)
+    descriptions = {
+        "term1": _term_symbol(p, "term1"),
+        "term2": f"{_term_symbol(p, 'term2')} = {_T.g_prime(l, z)}",
+        "term3": _term_symbol(p, "term3"),
+        "product": _term_symbol(p, "product"),
+    }
+    return [
+        [[_t(_LABELS[n].replace("the ", ""))], [_m(descriptions[n])], [_t(values[n])] if values else []] for n in TERMS
+    ]
+
+
+def _title(title: str | None, default: str) -> str:
+    if title is None:
+        return default
+    if not isinstance(title, str):
+        raise ChainruleError(f"title must be a string; got {shown(title)} ({type(title).__name__})")
+    return title
+
+
+def _as_problems(problems: Any) -> list[Problem]:
+    if isinstance(problems, Problem):
+        return [problems]
+    if isinstance(problems, (str, bytes)) or not isinstance(problems, Iterable):
+        raise ChainruleError(f"problems must be a Problem or a list of them; got {shown(problems)}")
+    items = list(problems)
+    if not items:
+        raise ChainruleError("problems is empty: a worksheet needs at least one problem")
+    for i, p in enumerate(items):
+        if not isinstance(p, Problem):
+            raise ChainruleError(f"problems[{i}] must be a Problem (from new_problem); got {type(p).__name__}")
+    return items
+
+
+def _render(blocks: list[_Block], format: str) -> str:
+    if format == "markdown":
+        return _to_markdown(blocks)
+    if format == "latex":
+        return _to_latex(blocks)
+    raise unknown_name("format", format, ("markdown", "latex"))
+
+
+_CHAIN = (
+    r"\frac{\partial C_0}{\partial w_{j,k}^{(l)}} = "
+    r"\frac{\partial C_0}{\partial a_j^{(l)}} \cdot \frac{\partial a_j^{(l)}}{\partial z_j^{(l)}} \cdot "
+    r"\frac{\partial z_j^{(l)}}{\partial w_{j,k}^{(l)}}"
+)
+
+
+def render_worksheet(problems: Any, format: str = "markdown", *, title: str | None = None) -> str:
+    """The problems with blanks for the answers, as Markdown or a standalone LaTeX document.
+
+    >>> text = render_worksheet(worksheet(2, seed=0))
+    >>> text.count("## Problem"), "w_{" in text
+    (2, True)
+    """
+    items = _as_problems(problems)
+    blocks = [
+        _Block("h1", [_t(_title(title, "Backpropagation practice: worksheet"))]),
+        _Block(
+            "p",
+            [
+                _t(
+                    "For each problem, compute the gradient of the loss of the one sample with respect to one weight, "
+                    "as the product of the three chain-rule terms: "
+                ),
+                _m(_CHAIN.replace(r"\frac", r"\tfrac")),
+                _t(". Nodes are numbered from 0, and "),
+                _m(_w_tex("j", "k", "l")),
+                _t(
+                    " is the weight from node k of layer l - 1 to node j of layer l. Round the numbers you write "
+                    "down to no fewer than 4 decimal places; an answer within 1% (or 0.0005) is right."
+                ),
+            ],
+        ),
+    ]
+    for i, p in enumerate(items, 1):
+        blocks.append(_Block("h2", [_t(f"Problem {i} (seed {p.seed})")]))
+        blocks += _network_blocks(p)
+        blocks.append(_Block("p", _question_pieces(p)))
+        if p.kind == "hidden":
+            n_next, up = p.net.sizes[p.layer + 1], p.layer + 1
+            feeds = f" feeds the {n_next} nodes of layer {up}, so term 1 is a sum of {n_next} terms, one per node."
+            if n_next == 1:
+                feeds = f" feeds the one node of layer {up}, so term 1 is a sum of a single term."
+            blocks.append(_Block("p", [_t("Node "), _m(_node_tex("a", p.j, p.layer)), _t(feeds)]))
+        blocks.append(
+            _Block(
+                "table",
+                header=[[_t("")], [_t("term")], [_t("your answer")]],
+                rows=_term_rows(p, None),
+                blanks=True,
+            )
+        )
+    return _render(blocks, format)
+
+
+def _solution_blocks(p: Problem, i: int) -> list[_Block]:
+    net, l, j, k = p.net, p.layer, p.j, p.k
+    steps = p.steps()
+    g = p.activation
+    trace = net.forward(p.x[None, :])
+    blocks = [_Block("h2", [_t(f"Problem {i} (seed {p.seed}): "), _m(_dd_tex("C_0", _w_tex(j, k, l)))])]
+    blocks += _network_blocks(p)
+    blocks.append(_Block("p", _question_pieces(p)))
+
+    # forward pass: every z and a, with the numbers substituted
+    blocks.append(_Block("h3", [_t("Forward pass")]))
+    items = []
+    for q in (1, 2):
+        prev = trace.a[q - 1][0]
+        for m in range(net.sizes[q]):
+            parts = [f"{_par(net.W[q][m, c])} \\cdot {_par(prev[c])}" for c in range(net.sizes[q - 1])]
+            if net.b is not None:
+                parts.append(_par(net.b[q][m]))
+            zq, aq = trace.z[q][0, m], trace.a[q][0, m]
+            items.append(
+                [
+                    _m(
+                        rf"{_node_tex('z', m, q)} = {' + '.join(parts)} = {_fmt(zq)}, \quad "
+                        rf"{_node_tex('a', m, q)} = {_G_TEX[g]}\left({_fmt(zq)}\right) = {_fmt(aq)}"
+                    )
+                ]
+            )
+    out = trace.a[2][0]
+    loss_terms = " + ".join(rf"\left({_fmt(out[m])} - {num(p.y[m])}\right)^2" for m in range(net.sizes[2]))
+    items.append([_m(rf"C_0 = {loss_terms} = {_fmt(steps['C0'])}")])
+    blocks.append(_Block("items", items=items))
+
+    a_j, z_j = _node_tex("a", j, l), _node_tex("z", j, l)
+    t1 = _dd_tex("C_0", a_j)
+    blocks.append(_Block("h3", [_t("Term 1: "), _m(t1)]))
+    if p.kind == "output":
+        blocks.append(
+            _Block(
+                "items",
+                items=[
+                    [
+                        _m(
+                            rf"{t1} = 2\left({a_j} - y_{{{j}}}\right) = "
+                            rf"2\left({_fmt(steps['a'])} - {num(p.y[j])}\right) = {_fmt(p.term1)}"
+                        )
+                    ]
+                ],
+            )
+        )
+    else:
+        up = l + 1
+        a_m, z_m = _node_tex("a", "m", up), _node_tex("z", "m", up)
+        blocks.append(
+            _Block(
+                "p",
+                [
+                    _t("The hidden sum: "),
+                    _m(
+                        rf"{t1} = \sum_{{m}} {_w_tex('m', j, up)} \cdot {_T.g_prime(up, z_m)} \cdot "
+                        rf"{_dd_tex('C_0', a_m)}"
+                    ),
+                    _t(f", one term for each node m of layer {up}, with "),
+                    _m(rf"{_T.g_prime(up, z_m)} = {_g_prime_of_a_tex(g, a_m)}"),
+                    _t(" and "),
+                    _m(rf"{_dd_tex('C_0', a_m)} = 2\left({a_m} - y_m\right)"),
+                    _t(":"),
+                ],
+            )
+        )
+        items = []
+        for s in steps["hidden_sum"]:
+            m = s["m"]
+            am = _node_tex("a", m, up)
+            items.append(
+                [
+                    _t(f"m = {m}: "),
+                    _m(
+                        rf"{_T.g_prime(up, _node_tex('z', m, up))} = "
+                        rf"{_g_prime_of_a_tex(g, _fmt(s['a']))} = {_fmt(s['g_prime'])}"
+                    ),
+                    _t(", "),
+                    _m(rf"{_dd_tex('C_0', am)} = 2\left({_fmt(s['a'])} - {num(p.y[m])}\right) = {_fmt(s['dC0_da'])}"),
+                    _t(", term "),
+                    _m(
+                        rf"{_w_tex(m, j, up)} \cdot {_fmt(s['g_prime'])} \cdot {_par(s['dC0_da'])} = "
+                        rf"{_par(s['w'])} \cdot {_fmt(s['g_prime'])} \cdot {_par(s['dC0_da'])} = {_fmt(s['value'])}"
+                    ),
+                ]
+            )
+        total = " + ".join(_par(s["value"]) for s in steps["hidden_sum"])
+        total = "" if len(steps["hidden_sum"]) == 1 else f"{total} = "
+        items.append([_t("sum: "), _m(rf"{t1} = {total}{_fmt(p.term1)}")])
+        blocks.append(_Block("items", items=items))
+
+    t2 = _dd_tex(a_j, z_j)
+    blocks.append(_Block("h3", [_t("Term 2: "), _m(t2)]))
+    blocks.append(
+        _Block(
+            "items",
+            items=[
+                [
+                    _m(
+                        rf"{t2} = {_T.g_prime(l, z_j)} = {_g_prime_of_a_tex(g, a_j)} = "
+                        rf"{_g_prime_of_a_tex(g, _fmt(steps['a']))} = {_fmt(p.term2)}"
+                    )
+                ]
+            ],
+        )
+    )
+
+    t3 = _dd_tex(z_j, _w_tex(j, k, l))
+    source = _node_tex("a", k, l - 1) + (f" = x_{{{k}}}" if l == 1 else "")
+    blocks.append(_Block("h3", [_t("Term 3: "), _m(t3)]))
+    blocks.append(_Block("items", items=[[_m(rf"{t3} = {source} = {_fmt(p.term3)}")]]))
+
+    blocks.append(_Block("h3", [_t("The product")]))
+    blocks.append(
+        _Block(
+            "items",
+            items=[
+                [
+                    _m(
+                        rf"{_dd_tex('C_0', _w_tex(j, k, l))} = {_par(p.term1)} \cdot {_par(p.term2)} \cdot "
+                        rf"{_par(p.term3)} = {_fmt(p.product)}"
+                    )
+                ],
+                [
+                    _t(
+                        f"Check: backprop gives {_fmt(steps['backprop'], 6)}, a central finite difference of the loss "
+                        f"gives {_fmt(steps['finite_difference'], 6)}."
+                    )
+                ],
+            ],
+        )
+    )
+    blocks.append(
+        _Block(
+            "table",
+            header=[[_t("")], [_t("term")], [_t("answer")]],
+            rows=_term_rows(p, {n: _fmt(v) for n, v in p.answers().items()}),
+        )
+    )
+    return blocks
+
+
+def render_solutions(problems: Any, format: str = "markdown", *, title: str | None = None) -> str:
+    """Every step of every problem: the forward pass (each ``z`` and ``a``), the loss, the three
+    terms with their formulas and numbers (the hidden sum term by term for a hidden weight), the
+    product and its checks; Markdown or a standalone LaTeX document.
+
+    >>> text = render_solutions(new_problem(5, layer="hidden"))
+    >>> "Forward pass" in text, "hidden sum" in text
+    (True, True)
+    """
+    items = _as_problems(problems)
+    blocks = [
+        _Block("h1", [_t(_title(title, "Backpropagation practice: solutions"))]),
+        _Block(
+            "p",
+            [
+                _m(_CHAIN.replace(r"\frac", r"\tfrac")),
+                _t(". Numbers are shown to 4 significant digits; each step is computed from the exact values."),
+            ],
+        ),
+    ]
+    for i, p in enumerate(items, 1):
+        blocks += _solution_blocks(p, i)
+    return _render(blocks, format)
