@@ -12,6 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
+from chainrule.cli import main
 from chainrule.errors import ChainruleError
 from chainrule.practice import (
     ATOL,
@@ -471,3 +472,70 @@ def test_render_refuses_what_it_cannot_render():
         render_worksheet([p, p.to_dict()])
     with pytest.raises(ChainruleError, match="title must be a string"):
         render_worksheet([p], title=3)
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+
+@pytest.mark.parametrize("fmt, suffix", [("markdown", ".md"), ("latex", ".tex")])
+def test_cli_writes_the_worksheet_and_its_solutions(tmp_path, capsys, fmt, suffix):
+    out = tmp_path / "sheets"
+    args = ["worksheet", "--problems", "3", "--seed", "4", "--format", fmt, "--out", str(out)]
+    assert main(args) == 0
+    sheet, sol = out / f"worksheet{suffix}", out / f"solutions{suffix}"
+    assert capsys.readouterr().out.split() == [str(sheet), str(sol)]
+    w = worksheet(3, 4)
+    title = "Backpropagation practice (seed 4, 3 problems)"
+    assert sheet.read_text() == render_worksheet(w, fmt, title=f"{title}: worksheet")
+    assert sol.read_text() == render_solutions(w, fmt, title=f"{title}: solutions")
+    assert sorted(p.name for p in out.iterdir()) == sorted([sheet.name, sol.name])  # no temporary left
+
+
+def test_cli_refuses_to_overwrite_without_force(tmp_path, capsys):
+    out = tmp_path / "sheets"
+    assert main(["worksheet", "--problems", "2", "--out", str(out)]) == 0
+    before = {p.name: p.read_text() for p in out.iterdir()}
+    capsys.readouterr()
+    assert main(["worksheet", "--problems", "2", "--seed", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "already holds worksheet.md, solutions.md" in err and "--force" in err
+    assert {p.name: p.read_text() for p in out.iterdir()} == before
+    (out / "worksheet.md").unlink()  # one of the two is enough to refuse
+    assert main(["worksheet", "--problems", "2", "--seed", "1", "--out", str(out)]) == 2
+    assert "already holds solutions.md" in capsys.readouterr().err
+    assert main(["worksheet", "--problems", "2", "--seed", "1", "--out", str(out), "--force"]) == 0
+    assert (out / "worksheet.md").read_text() == render_worksheet(
+        worksheet(2, 1), title="Backpropagation practice (seed 1, 2 problems): worksheet"
+    )
+    file = tmp_path / "a-file"
+    file.write_text("x")
+    assert main(["worksheet", "--out", str(file)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_cli_without_out_makes_a_fresh_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["worksheet", "--problems", "1"]) == 0
+    assert main(["worksheet", "--problems", "1"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed == [
+        "chainrule-worksheet-1/worksheet.md",
+        "chainrule-worksheet-1/solutions.md",
+        "chainrule-worksheet-2/worksheet.md",
+        "chainrule-worksheet-2/solutions.md",
+    ]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--problems", "0"], "must be >= 1"),
+        (["--seed", "-1"], "must be >= 0"),
+        (["--format", "html"], "invalid choice"),
+    ],
+)
+def test_cli_refuses_bad_options(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exc:
+        main(["worksheet", "--out", str(tmp_path / "o"), *args])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
