@@ -6,6 +6,7 @@
     chainrule explain     one weight's gradient as the article's three chain-rule terms
     chainrule gradcheck   backprop against central finite differences, layer by layer
     chainrule explore     any weight's gradient in the browser (a local page on 127.0.0.1)
+    chainrule worksheet   practice problems to compute by hand, and their solutions step by step
 
 Without ``--model``, explain, gradcheck and explore work on the article's example network and sample. A
 model trained with standardised inputs keeps the scaling in its file, and every command applies
@@ -482,6 +483,84 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+_WORKSHEET_SUFFIX = {"markdown": ".md", "latex": ".tex"}
+
+
+def _worksheet(args: argparse.Namespace) -> int:
+    """Write worksheet.md and solutions.md (or .tex) into --out, atomically, refusing to overwrite
+    without --force, as train does; print their paths."""
+    from .practice import render_solutions, render_worksheet, worksheet
+
+    suffix = _WORKSHEET_SUFFIX[args.format]
+    names = (f"worksheet{suffix}", f"solutions{suffix}")
+
+    def taken(folder: Path) -> list[str]:
+        return [name for name in names if (folder / name).exists()]
+
+    out = None if args.out is None else Path(args.out)
+    if out is not None:  # refused before any work, as train does
+        if out.exists() and not out.is_dir():
+            raise ChainruleError(f"--out {out} is a file, not a folder; give a folder for {', '.join(names)}")
+        if taken(out) and not args.force:
+            raise ChainruleError(
+                f"--out {out} already holds {', '.join(taken(out))}; give another folder, or --force to overwrite them"
+            )
+    problems = worksheet(args.problems, args.seed)
+    title = f"Backpropagation practice (seed {args.seed}, {args.problems} problem{'s' if args.problems != 1 else ''})"
+    texts = (
+        render_worksheet(problems, args.format, title=f"{title}: worksheet"),
+        render_solutions(problems, args.format, title=f"{title}: solutions"),
+    )
+    if out is None:
+        out, made = _fresh_folder("chainrule-worksheet"), True
+    else:
+        made = not out.exists()
+        out.mkdir(parents=True, exist_ok=True)
+        if taken(out) and not args.force:  # another run wrote there meanwhile: never overwrite it
+            raise ChainruleError(f"another run wrote {', '.join(taken(out))} into --out {out} meanwhile; left as it is")
+    new = [not (out / name).exists() for name in names]
+    written: list[Path] = []
+    try:
+        with _HoldCtrlC() as ctrl_c:  # the two files are written whole before Ctrl-C counts
+            for name, text in zip(names, texts):
+                data = text.encode("utf-8")
+                written.append(atomic_write(out / name, lambda fh, data=data: fh.write(data)))
+    except BaseException:
+        for path, fresh in zip(written, new):
+            if fresh:  # a worksheet without its solutions (or the reverse) is not left behind
+                path.unlink(missing_ok=True)
+        if made and not any(out.iterdir()):
+            out.rmdir()  # a run that wrote nothing leaves no empty folder behind
+        raise
+    for path in written:
+        print(path)
+    if ctrl_c.pressed:
+        print("chainrule worksheet: interrupted (Ctrl-C) after writing both files", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _add_worksheet(sub: Any) -> None:
+    ws = sub.add_parser(
+        "worksheet",
+        formatter_class=_Help,
+        help="practice problems to compute by hand, and their solutions step by step",
+        description="Write N problems (a small network, one sample, one weight: compute the three chain-rule "
+        "terms of dC0/dw_{j,k}^(l) and their product) to worksheet.md, and every step of their solutions to "
+        "solutions.md (.tex with --format latex). The same seed gives the same problems.",
+    )
+    ws.add_argument("--problems", type=_number(int, 1, 1000), default=5, metavar="N", help="how many problems")
+    ws.add_argument("--seed", type=_number(int, 0, 2**53 - 1), default=0, help="the same seed gives the same problems")
+    ws.add_argument("--format", choices=["markdown", "latex"], default="markdown", help="Markdown or a LaTeX document")
+    ws.add_argument(
+        "--out",
+        metavar="FOLDER",
+        help="the folder for the two files (default: a new chainrule-worksheet-N in the current folder)",
+    )
+    ws.add_argument("--force", action="store_true", help="overwrite those files in an existing --out (default: refuse)")
+    ws.set_defaults(run=_worksheet)
+
+
 def _parser() -> _Parser:
     parser = _Parser(prog="chainrule", description="Backpropagation done right: compute, explain and check gradients.")
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
@@ -656,6 +735,7 @@ def _parser() -> _Parser:
         "--seed", type=_number(int, 0, 2**63 - 1), default=0, help="seed for the random subset of large arrays"
     )
     gc.set_defaults(run=_gradcheck)
+    _add_worksheet(sub)
     return parser
 
 
