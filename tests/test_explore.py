@@ -257,3 +257,50 @@ def test_explain_html_is_one_file_that_opens_offline_and_requests_nothing(tmp_pa
     assert fonts
     assert [u for u in requested if not u.startswith(("file:", "data:"))] == []
     page.close()
+
+
+def test_practice_api_checks_terms_and_names_the_wrong_one(article_server):
+    from chainrule.practice import new_problem
+
+    status, p = _get(article_server, "/api/practice?seed=5")
+    assert status == 200 and "answers" not in p and p["seed"] == 5
+    right = new_problem(5).answers()
+    status, r = _get(article_server, "/api/check?seed=5&" + "&".join(f"{k}={v!r}" for k, v in right.items()))
+    assert r["correct"] and r["wrong"] == []
+    status, r = _get(article_server, f"/api/check?seed=5&term1={right['term1']}&term2=0.5&term3={right['term3']}")
+    assert not r["correct"] and r["wrong"] == ["term2"] and r["missing"] == ["product"]
+    assert "term 2" in r["terms"]["term2"]["feedback"] and "expected" not in r["terms"]["term2"]
+
+
+def test_practice_mode_in_the_page(article_server, open_page):
+    from chainrule.practice import new_problem
+
+    page, requested = open_page(article_server)
+    page.click("#practice-toggle")
+    page.wait_for_selector('body[data-problem="1"]')
+    answers = new_problem(1).answers()
+    assert page.locator("g.edge.selected").count() == 1  # the asked weight, on the problem's own network
+    for name in ("term1", "term3", "product"):
+        page.fill(f"#answer-{name}", f"{answers[name]:.5f}")
+    page.fill("#answer-term2", f"{answers['term2'] * 2:.5f}")  # a wrong middle term
+    page.click("#check")
+    page.wait_for_selector("body[data-checked=wrong]")
+    page.fill("#answer-product", "")  # a term left out is named as missing, not an error
+    page.click("#check")
+    page.wait_for_selector('#feedback li.missing[data-term="product"]')
+    assert page.locator("#practice-error").inner_text() == ""
+    page.fill("#answer-product", f"{answers['product']:.5f}")
+    page.click("#check")
+    page.wait_for_selector('#feedback li.right[data-term="product"]')
+    assert page.locator('#feedback li.wrong[data-term="term2"]').count() == 1
+    assert "term 2" in page.locator('#feedback li[data-term="term2"]').inner_text()
+    assert page.locator("#feedback li.right").count() == 3
+    page.fill("#answer-term2", f"{answers['term2']:.5f}")
+    page.click("#check")
+    page.wait_for_selector("body[data-checked=right]")
+    page.click("#new-problem")
+    page.wait_for_selector('body[data-problem="2"]')
+    assert page.locator("#feedback li").count() == 0
+    page.click("#practice-toggle")  # back: the explored network again
+    assert page.locator("g.edge").count() == 12
+    assert all(u.startswith(f"http://127.0.0.1:{article_server.port}/") for u in requested)

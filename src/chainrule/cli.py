@@ -648,7 +648,11 @@ def _parser() -> _Parser:
     )
     tr.add_argument("--force", action="store_true", help="overwrite those files in an existing --out (default: refuse)")
     tr.add_argument("--no-plot", action="store_true", help="do not draw the loss curve (default: draw it)")
-    tr.add_argument("--quiet", action="store_true", help="no progress (default: a bar on a terminal, a line per epoch or every few seconds in a log)")
+    tr.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress (default: a bar on a terminal, a line per epoch or every few seconds in a log)",
+    )
     tr.set_defaults(run=_train)
 
     pr = sub.add_parser(

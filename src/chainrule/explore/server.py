@@ -14,7 +14,8 @@ wrong token with 403, and one whose ``Host`` header is not this server's own add
 
 Endpoints (all GET, JSON unless noted): ``/`` the page (HTML), ``/static/...`` its files,
 ``/api/network``, ``/api/explain?layer=&j=&k=&sample=`` (no ``k``: the bias),
-``/api/sample?i=``, ``/api/step?lr=&count=``, ``/api/reset``.
+``/api/sample?i=``, ``/api/step?lr=&count=``, ``/api/reset``; practice: ``/api/practice?seed=`` (a
+problem without its answers) and ``/api/check?seed=&term1=&term2=&term3=&product=&reveal=``.
 """
 
 from __future__ import annotations
@@ -129,6 +130,11 @@ class ExploreServer:
             return s.step(None if lr in (None, "") else _float(query, "lr"), _int(query, "count", 1))
         if path == "/api/reset":
             return s.reset()
+        if path == "/api/practice":
+            return s.practice(_int(query, "seed"))
+        if path == "/api/check":
+            answers = {name: query.get(name) or None for name in ("term1", "term2", "term3", "product")}
+            return s.check(_int(query, "seed"), answers, reveal=query.get("reveal") == "1")
         return None
 
 

@@ -133,6 +133,24 @@ class Session:
                 self.losses.append(self._cost())
             return {"steps": self.steps, "cost": _num(self.losses[-1]), "losses": [_num(c) for c in self.losses]}
 
+    # ---------------------------------------------------------------- practice
+    @staticmethod
+    def practice(seed: Any) -> dict[str, Any]:
+        """A practice problem (a fresh small network, a sample and one weight; seeded), with its
+        numbers and without its answers: :func:`chainrule.practice.new_problem`."""
+        from ..practice import new_problem
+
+        return new_problem(as_int("seed", seed, low=0, high=2**53 - 1)).to_dict()
+
+    @staticmethod
+    def check(seed: Any, answers: dict[str, Any], reveal: bool = False) -> dict[str, Any]:
+        """The learner's terms for problem ``seed`` checked to a tolerance, with feedback naming the
+        wrong ones (the right values only with ``reveal``): :func:`chainrule.practice.check`."""
+        from ..practice import check, new_problem
+
+        problem = new_problem(as_int("seed", seed, low=0, high=2**53 - 1))
+        return check(problem, **answers, reveal=reveal).to_dict()
+
     def reset(self) -> dict[str, Any]:
         """Back to the initial weights."""
         with self.lock:

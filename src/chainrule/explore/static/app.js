@@ -215,6 +215,7 @@ function showExplanation(e) {
 }
 
 async function select(sel) {
+  if (document.body.classList.contains("practicing")) return null; // the practice network is not the explored one
   state.sel = sel;
   $("error").textContent = "";
   try {
@@ -336,4 +337,142 @@ async function start() {
   document.body.dataset.ready = "true";
 }
 
+// ------------------------------------------------------------------ practice mode
+// A fresh small network from /api/practice (seeded); the learner types each term and /api/check
+// says which are right, naming the wrong ones. The numbers shown are the problem's own.
+const practice = { seed: 1, problem: null, saved: null };
+
+function practiceNetwork(problem) {
+  const W = problem.layers.map((layer) => layer.W);
+  return {
+    title: "practice", sizes: problem.sizes, activations: problem.layers.map((layer) => layer.activation),
+    bias: problem.bias, image_side: null, W, dW: W.map((m) => m.map((r) => r.map(() => 0))),
+  };
+}
+
+function matrixTable(caption, rows, rowName, colName) {
+  const table = document.createElement("table");
+  const head = document.createElement("tr");
+  const corner = document.createElement("th");
+  tex(corner, caption, false);
+  head.appendChild(corner);
+  rows[0].forEach((_, c) => {
+    const th = document.createElement("th");
+    if (colName) tex(th, `${colName} = ${c}`, false);
+    head.appendChild(th);
+  });
+  table.appendChild(head);
+  rows.forEach((r, i) => {
+    const tr = document.createElement("tr");
+    const th = document.createElement("th");
+    if (rowName) tex(th, `${rowName} = ${i}`, false);
+    tr.appendChild(th);
+    for (const v of r) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.appendChild(td);
+    }
+    table.appendChild(tr);
+  });
+  return table;
+}
+
+async function newProblem(seed) {
+  practice.seed = seed;
+  const p = await api("practice", { seed });
+  practice.problem = p;
+  $("question").textContent = p.question;
+  const box = $("problem");
+  box.replaceChildren();
+  for (const layer of p.layers) {
+    box.appendChild(matrixTable(`W^{(${layer.layer})}`, layer.W, "j", "k"));
+    if (layer.b) box.appendChild(matrixTable(`b^{(${layer.layer})}`, layer.b.map((v) => [v]), "j", ""));
+  }
+  box.appendChild(matrixTable("x", [p.x], "", "k"));
+  box.appendChild(matrixTable("y", [p.y], "", "j"));
+  const note = document.createElement("p");
+  note.className = "muted";
+  note.textContent = `${p.activation_formula} in every layer; ${p.loss_formula}.`;
+  box.appendChild(note);
+  const fields = $("answer-fields");
+  fields.replaceChildren();
+  for (const term of p.terms) {
+    const div = document.createElement("div");
+    div.className = "field";
+    const label = document.createElement("label");
+    label.htmlFor = `answer-${term.name}`;
+    tex(label, `\\text{${term.label}: } ${term.symbol}`, false);
+    const input = document.createElement("input");
+    input.id = `answer-${term.name}`;
+    input.name = term.name;
+    input.inputMode = "decimal";
+    div.append(label, input);
+    fields.appendChild(div);
+  }
+  $("feedback").replaceChildren();
+  $("seed-info").textContent = `problem ${seed}`;
+  state.net = practiceNetwork(p);
+  state.sel = { layer: p.weight.layer, j: p.weight.j, k: p.weight.k };
+  drawNetwork();
+  document.body.dataset.problem = String(seed);
+}
+
+async function checkAnswers(reveal) {
+  const params = { seed: practice.seed, reveal: reveal ? 1 : 0 };
+  for (const name of ["term1", "term2", "term3", "product"]) params[name] = $(`answer-${name}`).value.trim();
+  const result = await api("check", params);
+  const list = $("feedback");
+  list.replaceChildren();
+  for (const name of ["term1", "term2", "term3", "product"]) {
+    const t = result.terms[name];
+    const li = document.createElement("li");
+    li.dataset.term = name;
+    const label = practice.problem.terms.find((term) => term.name === name).label;
+    li.className = !t || t.given === null ? "missing" : t.correct ? "right" : "wrong";
+    li.textContent = t ? t.feedback : `${label}: not given yet`;
+    list.appendChild(li);
+  }
+  const summary = document.createElement("li");
+  summary.id = "verdict";
+  summary.className = result.correct ? "right" : "wrong";
+  summary.textContent = result.message;
+  list.appendChild(summary);
+  document.body.dataset.checked = result.correct ? "right" : "wrong";
+}
+
+async function togglePractice() {
+  const on = !document.body.classList.contains("practicing");
+  document.body.classList.toggle("practicing", on);
+  $("practice").hidden = !on;
+  $("practice-toggle").textContent = on ? "back to the network" : "practice";
+  if (on) {
+    practice.saved = { net: state.net, sel: state.sel };
+    await newProblem(practice.seed);
+  } else {
+    state.net = practice.saved.net;
+    state.sel = practice.saved.sel;
+    drawNetwork();
+  }
+}
+
+function startPractice() {
+  if (window.CHAINRULE_EMBEDDED) {
+    $("practice-toggle").hidden = true;
+    return;
+  }
+  const failing = (fn) => async (...a) => {
+    try {
+      $("practice-error").textContent = "";
+      await fn(...a);
+    } catch (err) {
+      $("practice-error").textContent = err.message;
+    }
+  };
+  $("practice-toggle").addEventListener("click", failing(togglePractice));
+  $("answers").addEventListener("submit", failing(async (event) => { event.preventDefault(); await checkAnswers(false); }));
+  $("reveal").addEventListener("click", failing(() => checkAnswers(true)));
+  $("new-problem").addEventListener("click", failing(() => newProblem(practice.seed + 1)));
+}
+
+window.addEventListener("DOMContentLoaded", startPractice);
 window.addEventListener("DOMContentLoaded", () => start().catch((err) => { $("error").textContent = err.message; }));
