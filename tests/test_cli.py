@@ -35,7 +35,7 @@ def test_explain_with_no_model_is_the_articles_weight():
     assert out.returncode == 0, out.stderr
     net, x, y = article_example()
     e = cr.explain(net, x, y, layer=2, j=1, k=2)
-    assert "w_12^(2)" in out.stdout and "from node 2 of layer 1 to node 1 of layer 2" in out.stdout
+    assert "w_{1,2}^(2)" in out.stdout and "from node 2 of layer 1 to node 1 of layer 2" in out.stdout
     for value in (e.term1[0], e.term2[0], e.term3[0], e.products[0]):
         assert num(value) in out.stdout
 

@@ -24,7 +24,7 @@ def test_png_and_svg(tmp_path):
     svg = (tmp_path / "w.svg").read_text()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     texts = [t.get_text() for t in fig.axes[0].texts]
-    assert any("w_{12}^{(2)}" in t for t in texts)  # the explained weight is labelled
+    assert any("w_{1,2}^{(2)}" in t for t in texts)  # the explained weight is labelled
     assert any(f"{e.term3[0]:.4g}" in t for t in texts)  # a_k^(l-1), the third term
     assert len(fig.axes) == 1
 

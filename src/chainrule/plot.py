@@ -138,7 +138,7 @@ def plot_explanation(
         ax.text(
             x0 + 0.5 * (x1 - x0),
             y0 + 0.5 * (y1 - y0),
-            rf"$w_{{{j}{k}}}^{{({l})}} = {e.weight:.4g}$",
+            rf"$w_{{{j},{k}}}^{{({l})}} = {e.weight:.4g}$",
             ha="center",
             va="center",
             color="tab:orange",
@@ -187,7 +187,7 @@ def plot_explanation(
             bbox={"boxstyle": "round", "fc": "ivory", "ec": "0.7"},
             zorder=3,
         )
-    sym = rf"b_{{{j}}}^{{({l})}}" if k is None else rf"w_{{{j}{k}}}^{{({l})}}"
+    sym = rf"b_{{{j}}}^{{({l})}}" if k is None else rf"w_{{{j},{k}}}^{{({l})}}"
     t2 = f"{e.term2[i]:.6g}" if e.term2 is not None else r"\ldots"
     title = (
         rf"$\partial C_0/\partial {sym} = {e.term1[i]:.6g} \cdot {t2} \cdot {e.term3[i]:.6g} = {e.products[i]:.6g}$"
