@@ -163,6 +163,34 @@ def test_train_with_no_arguments_on_digits(tmp_path):
     assert pr.returncode == 0 and lines[0].startswith("prediction,a0") and len(lines) == 1 + 359
 
 
+def _spy(monkeypatch, name):
+    """Keep the figures that chainrule.plot's ``name`` returns while the command runs."""
+    import chainrule.plot
+
+    real, figures = getattr(chainrule.plot, name), []
+
+    def spy(*args, **kwargs):
+        figures.append(real(*args, **kwargs))
+        return figures[-1]
+
+    monkeypatch.setattr(chainrule.plot, name, spy)
+    return figures
+
+
+def test_explain_plot_draws_the_digit_as_in_the_data_file(tmp_path, monkeypatch, capsys):
+    assert main(["train", "--epochs", "1", "--quiet", "--no-plot", "--out", str(tmp_path)]) == 0
+    figures = _spy(monkeypatch, "plot_explanation")
+    model = ["--model", str(tmp_path / "model.npz"), "--data", str(tmp_path / "test.npz")]
+    picture = tmp_path / "w.png"
+    assert (
+        main(["explain", *model, "--layer", "1", "--j", "6", "--k", "12", "--sample", "3", "--plot", str(picture)]) == 0
+    )
+    capsys.readouterr()
+    (image,) = figures[0].axes[0].images
+    np.testing.assert_array_equal(image.get_array(), np.load(tmp_path / "test.npz")["X"][3].reshape(8, 8))
+    assert picture.read_bytes()[:4] == b"\x89PNG"
+
+
 def test_train_on_a_csv_with_any_labels(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 2))

@@ -193,7 +193,9 @@ def _explain(args: argparse.Namespace) -> int:
     if args.plot:
         from .plot import plot_explanation
 
-        plot_explanation(e, args.plot, color_by_gradient=args.color_by_gradient)
+        # the inputs as in the data file, before the model's scaling: 64 or 784 of them are drawn as an image
+        raw = X if args.model is None else load_xy(args.data, net.sizes[0], args.target)[0]
+        plot_explanation(e, args.plot, color_by_gradient=args.color_by_gradient, x=raw)
         print(f"picture written to {args.plot}", file=sys.stderr)
     return 0
 
@@ -572,7 +574,7 @@ def _parser() -> _Parser:
     ex.add_argument(
         "--color-by-gradient",
         action="store_true",
-        help="with --plot, colour every weight by its gradient (default: by its value)",
+        help="with --plot, colour every weight by its gradient (default: all grey)",
     )
     ex.set_defaults(run=_explain)
 
