@@ -177,6 +177,19 @@ def _spy(monkeypatch, name):
     return figures
 
 
+def test_train_loss_curve_marks_the_best_epoch_only_with_early_stopping(tmp_path, monkeypatch, capsys):
+    figures = _spy(monkeypatch, "plot_history")
+    args = ["train", "--dataset", "iris", "--epochs", "25", "--quiet", "--validation-fraction", "0.2"]
+    assert main([*args, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*args, "--early-stopping", "3", "--out", str(tmp_path / "stopped")]) == 0
+    capsys.readouterr()
+    plain, stopped = ([line.get_label() for line in fig.axes[0].lines] for fig in figures)
+    assert plain[:2] == ["training", "validation"] and not any(label.startswith("best") for label in plain)
+    assert any(label.startswith("best epoch") and "its weights are kept" in label for label in stopped)
+    assert any(label.startswith("test (30 samples)") for label in plain)  # the test loss, at the last epoch
+    assert (tmp_path / "stopped" / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_explain_plot_draws_the_digit_as_in_the_data_file(tmp_path, monkeypatch, capsys):
     assert main(["train", "--epochs", "1", "--quiet", "--no-plot", "--out", str(tmp_path)]) == 0
     figures = _spy(monkeypatch, "plot_explanation")

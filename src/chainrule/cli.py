@@ -382,7 +382,8 @@ def _train_into(args: argparse.Namespace, out: Path) -> int:
             try:
                 from .plot import plot_history
 
-                plot_history(history, plot_file)
+                # the best epoch is marked where --early-stopping kept its weights; the test loss at the epoch kept
+                plot_history(history, plot_file, restore_best=args.early_stopping is not None, test=result)
                 written.append(f"{plot_file.name} (the loss curve)")
             except ChainruleError as exc:
                 print(f"no loss curve: {exc}", file=sys.stderr)

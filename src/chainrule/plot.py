@@ -10,7 +10,8 @@ cover no node and no other label; the title gives the chain rule with the three 
 product. With ``color_by_gradient`` every line is coloured by its gradient ``dC/dw_{j,k}^(l)``
 (red positive, blue negative) and a colour bar gives the scale.
 
-The loss curve (:func:`plot_history`) shows the training and validation losses per epoch.
+The loss curve (:func:`plot_history`) shows the training, validation and test losses per epoch,
+and marks the best epoch only where early stopping or ``restore_best`` selected one.
 """
 
 from __future__ import annotations
@@ -567,8 +568,24 @@ def _activation(e: Explanation, m: int) -> str:
     return ""
 
 
-def plot_history(history: Any, path: str | os.PathLike | None = None) -> Any:
-    """Training and validation loss (and accuracy, for classification) per epoch; saved to ``path``.
+def plot_history(
+    history: Any,
+    path: str | os.PathLike | None = None,
+    *,
+    restore_best: bool | None = None,
+    test: dict[str, Any] | None = None,
+) -> Any:
+    """Training, validation (and test) loss, and accuracy for classification, per epoch; saved to ``path``.
+
+    The validation curves are drawn when the History has them (``validation_data`` or
+    ``validation_fraction``), and test curves when it carries ``test_loss``/``test_accuracy``.
+    The best epoch is marked only where one was selected: with ``restore_best=True`` (fit kept
+    that epoch's weights; fit's default with ``early_stopping``), or when early stopping ended
+    training. ``restore_best=None`` judges from the History alone, which records only the
+    latter: :func:`~chainrule.fit` notes the lowest loss of every run in ``best_epoch``, and
+    that is no selection. ``test``, :func:`~chainrule.evaluate`'s result for held-out samples, is
+    drawn as one point at the epoch whose weights were evaluated (the best one when restored,
+    else the last).
 
     Returns the matplotlib ``Figure``. A ``path`` with another suffix than .png, .svg or .pdf is
     refused before drawing; the file is written atomically.
@@ -578,33 +595,67 @@ def plot_history(history: Any, path: str | os.PathLike | None = None) -> Any:
     if not isinstance(history, History):
         raise ChainruleError(f"history must be a History (what fit returns); got {type(history).__name__}")
     target = picture_path(path)
+    if restore_best is not None:
+        restore_best = as_bool("restore_best", restore_best)
+    if test is not None and (not isinstance(test, dict) or "loss" not in test):
+        raise ChainruleError(f"test must be evaluate's result (a dict with 'loss'); got {shown(test)}")
     if not history.loss:
         raise ChainruleError(f"the History has no epochs to draw (training {history.stopped or 'completed none'})")
     Figure = _matplotlib()
-    panels = 2 if history.accuracy else 1
-    fig = Figure(figsize=(5.5 * panels, 4), layout="constrained")
-    epochs = np.arange(1, history.epochs + 1)
-    ax = fig.add_subplot(1, panels, 1)
-    # a loss near float's limit (a run that diverged) is drawn at 1e250: matplotlib's log axis overflows above
-    loss, val_loss = (np.minimum(np.asarray(v, dtype=np.float64), 1e250) for v in (history.loss, history.val_loss))
-    ax.plot(epochs, loss, label="training", marker="." if history.epochs < 30 else None)
-    if history.val_loss:
-        ax.plot(epochs, val_loss, label="validation")
-    if history.best_epoch:
-        ax.axvline(history.best_epoch, color="0.7", ls="--", lw=1, label=f"best epoch ({history.best_epoch})")
-    clipped = bool(np.any(loss >= 1e250) or np.any(val_loss >= 1e250))
-    ax.set(
-        xlabel="epoch", ylabel="cost C (mean loss)", title="Loss" + (" (above 1e250 drawn at 1e250)" if clipped else "")
-    )
-    if min(history.loss + history.val_loss) > 0:
-        ax.set_yscale("log")
-    ax.legend()
-    if panels == 2:
-        ax2 = fig.add_subplot(1, 2, 2)
-        ax2.plot(epochs, history.accuracy, label="training")
-        if history.val_accuracy:
-            ax2.plot(epochs, history.val_accuracy, label="validation")
-        ax2.set(xlabel="epoch", ylabel="accuracy", title="Accuracy", ylim=(None, 1.0))
-        ax2.legend()
+    n = history.epochs
+    best = history.best_epoch if history.best_epoch is not None and 1 <= history.best_epoch <= n else None
+    restored = bool(restore_best) and best is not None
+    selected = best if restored or history.status == "early_stopping" else None
+    kept = best if restored else n  # the epoch whose weights the network holds
+    marker = "." if n < 30 else None
+
+    def curves(name: str) -> list[tuple[str, np.ndarray, dict[str, Any]]]:
+        """(label, values, style) for the training, validation and test values of ``name``."""
+        out = []
+        for prefix, label, style in (
+            ("", "training", {"color": "tab:blue"}),
+            ("val_", "validation", {"color": "tab:orange"}),
+            ("test_", "test", {"color": "tab:green", "ls": "--"}),
+        ):
+            values = list(getattr(history, prefix + name, None) or [])[:n]
+            if values:
+                # a loss near float's limit (a diverged run) is drawn at 1e250: a log axis overflows above it
+                out.append((label, np.minimum(np.asarray(values, dtype=np.float64), 1e250), style))
+        return out
+
+    panels = [("loss", "Loss", "cost C (mean loss)"), ("accuracy", "Accuracy", "accuracy")]
+    panels = [p for p in panels if curves(p[0])]
+    fig = Figure(figsize=(5.5 * len(panels), 4), layout="constrained")
+    monitored = "validation" if history.val_loss else "training"
+    for number, (name, title, ylabel) in enumerate(panels, start=1):
+        ax = fig.add_subplot(1, len(panels), number)
+        drawn = curves(name)
+        for label, values, style in drawn:
+            ax.plot(np.arange(1, len(values) + 1), values, label=label, marker=marker, **style)
+        if selected is not None:
+            why = f"lowest {monitored} loss" + ("; its weights are kept" if restored else "; early stopping")
+            ax.axvline(selected, color="0.35", ls=":", lw=1.3, label=f"best epoch {selected} ({why})", zorder=0)
+        if test is not None and name in test:
+            ax.plot(
+                [kept],
+                [min(float(test[name]), 1e250)],
+                marker="D",
+                ms=7,
+                color="tab:green",
+                ls="none",
+                label=f"test ({test.get('n', '?')} samples), the weights of epoch {kept}",
+                zorder=5,
+            )
+        if name == "loss":
+            shown_values = np.concatenate([v for _, v, _ in drawn])
+            clipped = bool(np.any(shown_values >= 1e250))
+            title += " (above 1e250 drawn at 1e250)" if clipped else ""
+            if shown_values.min() > 0 and (test is None or float(test["loss"]) > 0):
+                ax.set_yscale("log")
+        else:
+            ax.set_ylim(None, 1.0)
+        ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=8)
     _save(fig, target, 120)
     return fig
