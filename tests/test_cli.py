@@ -35,7 +35,7 @@ def test_explain_with_no_model_is_the_articles_weight():
     assert out.returncode == 0, out.stderr
     net, x, y = article_example()
     e = cr.explain(net, x, y, layer=2, j=1, k=2)
-    assert "w_12^(2)" in out.stdout and "from node 2 of layer 1 to node 1 of layer 2" in out.stdout
+    assert "w_{1,2}^(2)" in out.stdout and "from node 2 of layer 1 to node 1 of layer 2" in out.stdout
     for value in (e.term1[0], e.term2[0], e.term3[0], e.products[0]):
         assert num(value) in out.stdout
 
@@ -161,6 +161,47 @@ def test_train_with_no_arguments_on_digits(tmp_path):
     pr = run("predict", "--model", "model.npz", "--data", "test.npz", cwd=folder)
     lines = pr.stdout.strip().splitlines()
     assert pr.returncode == 0 and lines[0].startswith("prediction,a0") and len(lines) == 1 + 359
+
+
+def _spy(monkeypatch, name):
+    """Keep the figures that chainrule.plot's ``name`` returns while the command runs."""
+    import chainrule.plot
+
+    real, figures = getattr(chainrule.plot, name), []
+
+    def spy(*args, **kwargs):
+        figures.append(real(*args, **kwargs))
+        return figures[-1]
+
+    monkeypatch.setattr(chainrule.plot, name, spy)
+    return figures
+
+
+def test_train_loss_curve_marks_the_best_epoch_only_with_early_stopping(tmp_path, monkeypatch, capsys):
+    figures = _spy(monkeypatch, "plot_history")
+    args = ["train", "--dataset", "iris", "--epochs", "25", "--quiet", "--validation-fraction", "0.2"]
+    assert main([*args, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*args, "--early-stopping", "3", "--out", str(tmp_path / "stopped")]) == 0
+    capsys.readouterr()
+    plain, stopped = ([line.get_label() for line in fig.axes[0].lines] for fig in figures)
+    assert plain[:2] == ["training", "validation"] and not any(label.startswith("best") for label in plain)
+    assert any(label.startswith("best epoch") and "its weights are kept" in label for label in stopped)
+    assert any(label.startswith("test (30 samples)") for label in plain)  # the test loss, at the last epoch
+    assert (tmp_path / "stopped" / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_explain_plot_draws_the_digit_as_in_the_data_file(tmp_path, monkeypatch, capsys):
+    assert main(["train", "--epochs", "1", "--quiet", "--no-plot", "--out", str(tmp_path)]) == 0
+    figures = _spy(monkeypatch, "plot_explanation")
+    model = ["--model", str(tmp_path / "model.npz"), "--data", str(tmp_path / "test.npz")]
+    picture = tmp_path / "w.png"
+    assert (
+        main(["explain", *model, "--layer", "1", "--j", "6", "--k", "12", "--sample", "3", "--plot", str(picture)]) == 0
+    )
+    capsys.readouterr()
+    (image,) = figures[0].axes[0].images
+    np.testing.assert_array_equal(image.get_array(), np.load(tmp_path / "test.npz")["X"][3].reshape(8, 8))
+    assert picture.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_train_on_a_csv_with_any_labels(tmp_path):

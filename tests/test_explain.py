@@ -107,7 +107,7 @@ def test_article_weight_w12_of_layer_L():
     assert e.term3[0] == pytest.approx(a1[2], rel=1e-14)
     assert e.products[0] == pytest.approx(2 * (a2[1] - y[1]) * a2[1] * (1 - a2[1]) * a1[2], rel=1e-14)
     assert e.describe() == "from node 2 of layer 1 to node 1 of layer 2"
-    assert e.symbol == "w_12^(2)" and e.weight == 0.5
+    assert e.symbol == "w_{1,2}^(2)" and e.weight == 0.5
 
 
 def test_bias_third_term_is_one():
@@ -140,7 +140,25 @@ def test_renderings_contain_the_numbers(layer, j):
             for s in e.hidden_sum:
                 assert num(s.value[0]) in text
     text = e.to_text()
-    assert f"dC0/dw_{j}1^({layer})" in text and "dC0/da" in text and f"g'^({layer})(z_{j}^({layer}))" in text
+    assert f"dC0/dw_{{{j},1}}^({layer})" in text and "dC0/da" in text and f"g'^({layer})(z_{j}^({layer}))" in text
+
+
+def test_two_digit_node_numbers_are_unambiguous():
+    """w_jk with j = 6, k = 12 is w_{6,12}, never w_612 (which could be w_{61,2})."""
+    net = cr.Network([13, 7, 14, 3], activation="tanh", seed=0)
+    X, Y = np.random.default_rng(0).normal(size=(2, 13)), np.zeros((2, 3))
+    e = cr.explain(net, X, Y, layer=1, j=6, k=12)
+    assert e.symbol == "w_{6,12}^(1)"
+    text, markdown, latex = e.to_text(), e.to_markdown(), e.to_latex()
+    for rendering in (text, markdown):
+        assert "w_{6,12}^(1)" in rendering and "dC0/dw_{6,12}^(1)" in rendering
+        assert "w_{m,6}^(2)" in rendering and "w_{13,6}^(2)" in rendering  # the hidden sum's weights
+        assert "w_612" not in rendering and "w_m6" not in rendering and "w_136" not in rendering
+    assert "### dC/dw_{6,12}^(1)" in markdown
+    assert r"\partial w_{6,12}^{(1)}" in latex and r"w_{m,6}^{(2)}" in latex and r"w_{13,6}^{(2)}" in latex
+    assert "w_{612}" not in latex
+    b = cr.explain(net, X, Y, layer=2, j=13, bias=True)  # a bias has a single index: no comma
+    assert b.symbol == "b_13^(2)" and "b_{13}^{(2)}" in b.to_latex()
 
 
 def test_ten_digits_recompute_the_product():

@@ -24,7 +24,7 @@ def test_png_and_svg(tmp_path):
     svg = (tmp_path / "w.svg").read_text()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     texts = [t.get_text() for t in fig.axes[0].texts]
-    assert any("w_{12}^{(2)}" in t for t in texts)  # the explained weight is labelled
+    assert any("w_{1,2}^{(2)}" in t for t in texts)  # the explained weight is labelled
     assert any(f"{e.term3[0]:.4g}" in t for t in texts)  # a_k^(l-1), the third term
     assert len(fig.axes) == 1
 
@@ -100,6 +100,71 @@ def test_plot_history(tmp_path):
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
     assert [ax.get_title() for ax in fig.axes] == ["Loss", "Accuracy"]
     assert len(fig.axes[0].lines) >= 2  # training and validation
+
+
+def _history(**kw):
+    from chainrule.train import History
+
+    loss = [1.0, 0.6, 0.4, 0.35, 0.3]
+    return History(loss=loss, lr=[0.1] * 5, seconds=[0.1] * 5, **kw)
+
+
+def _labels(ax):
+    return [line.get_label() for line in ax.lines]
+
+
+def test_loss_curve_marks_no_best_epoch_without_a_selection(tmp_path):
+    """fit notes the lowest loss of every run in best_epoch; without early stopping or restore_best
+    nothing was selected, so nothing is marked (before, the last epoch was marked)."""
+    from chainrule.plot import plot_history
+
+    X, y = load_dataset("xor")
+    net = cr.Network([2, 6, 2], activation="tanh", output_activation="softmax", seed=0)
+    h = cr.fit(net, X, y, loss="cross_entropy", epochs=6, batch_size=2, verbose=0)
+    assert h.best_epoch is not None and not h.val_loss  # fit notes one all the same
+    fig = plot_history(h, tmp_path / "h.png")
+    for ax in fig.axes:
+        assert _labels(ax) == ["training"]
+        assert not any("best" in label for label in _labels(ax))
+    fig = plot_history(_history(val_loss=[1.1, 0.7, 0.5, 0.55, 0.6], best_epoch=3), restore_best=False)
+    assert _labels(fig.axes[0]) == ["training", "validation"]
+
+
+def test_loss_curve_marks_the_best_epoch_selected(tmp_path):
+    from chainrule.plot import plot_history
+
+    val = [1.1, 0.7, 0.5, 0.55, 0.6]
+    # early stopping ended training: the History says so itself
+    h = _history(val_loss=val, best_epoch=3, status="early_stopping")
+    (ax,) = plot_history(h, tmp_path / "h.png").axes
+    assert _labels(ax) == ["training", "validation", "best epoch 3 (lowest validation loss; early stopping)"]
+    line = ax.lines[1]
+    assert line.get_xdata().tolist() == [1, 2, 3, 4, 5] and line.get_ydata().tolist() == val
+    assert ax.lines[2].get_xdata()[0] == 3
+    # restore_best kept epoch 3's weights (a run that completed), and the test loss is theirs
+    h = _history(val_loss=val, best_epoch=3)
+    (ax,) = plot_history(h, restore_best=True, test={"loss": 0.52, "n": 40}).axes
+    assert "best epoch 3 (lowest validation loss; its weights are kept)" in _labels(ax)
+    test = next(line for line in ax.lines if line.get_label().startswith("test"))
+    assert test.get_label() == "test (40 samples), the weights of epoch 3" and test.get_xdata().tolist() == [3]
+    # without validation the best epoch is the training loss's
+    (ax,) = plot_history(_history(best_epoch=5, status="early_stopping")).axes
+    assert "best epoch 5 (lowest training loss; early stopping)" in _labels(ax)
+
+
+def test_loss_curve_draws_test_curves_the_history_carries():
+    from chainrule.plot import plot_history
+
+    h = _history(accuracy=[0.5, 0.6, 0.7, 0.8, 0.9], val_loss=[1.1, 0.7, 0.5, 0.55, 0.6])
+    h.test_loss, h.test_accuracy = [1.2, 0.8, 0.6, 0.6, 0.65], [0.4, 0.5, 0.6, 0.7, 0.7]
+    fig = plot_history(h, test={"loss": 0.65, "accuracy": 0.7, "n": 9})
+    loss_ax, acc_ax = fig.axes
+    assert _labels(loss_ax)[:3] == ["training", "validation", "test"]
+    assert loss_ax.lines[2].get_ydata().tolist() == h.test_loss
+    assert _labels(acc_ax)[:2] == ["training", "test"] and acc_ax.lines[1].get_ydata().tolist() == h.test_accuracy
+    assert acc_ax.lines[-1].get_label() == "test (9 samples), the weights of epoch 5"
+    with pytest.raises(cr.ChainruleError, match=r"test must be evaluate's result"):
+        plot_history(h, test=0.5)
 
 
 def test_split_scaler_one_hot():

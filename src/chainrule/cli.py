@@ -228,7 +228,9 @@ def _explain(args: argparse.Namespace) -> int:
     if args.plot:
         from .plot import plot_explanation
 
-        plot_explanation(e, args.plot, color_by_gradient=args.color_by_gradient)
+        # the inputs as in the data file, before the model's scaling: 64 or 784 of them are drawn as an image
+        raw = X if args.model is None else load_xy(args.data, net.sizes[0], args.target)[0]
+        plot_explanation(e, args.plot, color_by_gradient=args.color_by_gradient, x=raw)
         print(f"picture written to {args.plot}", file=sys.stderr)
     if args.html:
         from .explore.export import standalone_html
@@ -422,7 +424,8 @@ def _train_into(args: argparse.Namespace, out: Path) -> int:
             try:
                 from .plot import plot_history
 
-                plot_history(history, plot_file)
+                # the best epoch is marked where --early-stopping kept its weights; the test loss at the epoch kept
+                plot_history(history, plot_file, restore_best=args.early_stopping is not None, test=result)
                 written.append(f"{plot_file.name} (the loss curve)")
             except ChainruleError as exc:
                 print(f"no loss curve: {exc}", file=sys.stderr)
@@ -701,7 +704,7 @@ def _parser() -> _Parser:
     ex.add_argument(
         "--color-by-gradient",
         action="store_true",
-        help="with --plot, colour every weight by its gradient (default: by its value)",
+        help="with --plot, colour every weight by its gradient (default: all grey)",
     )
     ex.set_defaults(run=_explain)
 

@@ -136,8 +136,10 @@ class Explanation:
 
     @property
     def symbol(self) -> str:
-        """``w_jk^(l)`` or ``b_j^(l)`` in the article's notation."""
-        return f"b_{self.j}^({self.layer})" if self.bias else f"w_{self.j}{self.k}^({self.layer})"
+        """``w_{j,k}^(l)`` or ``b_j^(l)`` in the article's notation, e.g. ``w_{6,12}^(2)``: the two
+        node numbers of a weight are separated by a comma (the article's ``w_12`` is ``w_{1,2}``),
+        so that ``w_{6,12}`` and ``w_{61,2}`` differ."""
+        return f"b_{self.j}^({self.layer})" if self.bias else f"w_{{{self.j},{self.k}}}^({self.layer})"
 
     def describe(self) -> str:
         """The parameter in words, e.g. "from node 2 of layer 1 to node 1 of layer 2"."""

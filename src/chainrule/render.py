@@ -43,6 +43,10 @@ class Notation:
     def node(self, base: str, idx: str, l: int) -> str:
         return self.sup(f"{base}_{idx}", l)
 
+    def weight(self, j: Any, k: Any, l: int) -> str:
+        """``w_{j,k}^(l)``: braces and a comma, so ``w_{6,12}`` never reads as ``w_{61,2}``."""
+        return self.sup(f"w_{{{j},{k}}}", l)
+
     def d(self, num_: str, den: str) -> str:
         return f"d{num_}/d{den}"
 
@@ -78,6 +82,9 @@ class TexNotation(Notation):
 
     def node(self, base: str, idx: str, l: int) -> str:
         return f"{base}_{{{idx}}}^{{({l})}}"
+
+    def weight(self, j: Any, k: Any, l: int) -> str:
+        return f"w_{{{j},{k}}}^{{({l})}}"
 
     def d(self, num_: str, den: str) -> str:
         return rf"\frac{{\partial {num_}}}{{\partial {den}}}"
@@ -120,7 +127,7 @@ class Section:
 
 
 def _param(e: Explanation, t: Notation) -> str:
-    return t.node("b", str(e.j), e.layer) if e.bias else t.node("w", f"{e.j}{e.k}", e.layer)
+    return t.node("b", str(e.j), e.layer) if e.bias else t.weight(e.j, e.k, e.layer)
 
 
 def require_explanation(e: Any) -> None:
@@ -153,7 +160,7 @@ def _sections(e: Explanation, t: Notation, max_samples: int) -> list[Section]:
         first = (
             "("
             + t.sum_m()
-            + t.node("w", f"m{j}", l + 1)
+            + t.weight("m", j, l + 1)
             + t.times
             + t.g_prime(l + 1, t.node("z", "m", l + 1))
             + t.times
@@ -189,14 +196,14 @@ def _sections(e: Explanation, t: Notation, max_samples: int) -> list[Section]:
                     factors = [par(s.w), par(s.g_prime[i]), par(s.dC0_da[i])]
                     lhs = t.times.join(
                         [
-                            t.node("w", f"{s.m}{j}", l + 1),
+                            t.weight(s.m, j, l + 1),
                             t.g_prime(l + 1, t.node("z", str(s.m), l + 1)),
                             t.d(t.C0(), a_m),
                         ]
                     )
                 else:  # softmax in layer l+1: g' x dC0/da is its delta
                     factors = [par(s.w), par(s.delta[i])]
-                    lhs = t.times.join([t.node("w", f"{s.m}{j}", l + 1), t.d(t.C0(), t.node("z", str(s.m), l + 1))])
+                    lhs = t.times.join([t.weight(s.m, j, l + 1), t.d(t.C0(), t.node("z", str(s.m), l + 1))])
                 rows.append(Row(f"m = {s.m}", lhs, t.times.join(factors), num(s.value[i]), summand=True))
             rows.append(Row(term_syms[0], t.text("sum over m"), "", num(e.term1[i])))
         if e.term2 is not None:
