@@ -214,11 +214,15 @@ def test_a_training_step_in_the_page_moves_the_selected_weight(article_server, o
     page.fill("#lr", "0.3")
     page.click("#step")
     page.wait_for_selector("#cost[data-steps='1']")
-    page.wait_for_function(f"Number(document.querySelector('#v-weight').dataset.value) !== {before!r}")
+    moved = page.locator("#moved")  # the step of the selected weight, shown with its numbers
+    assert float(moved.get_attribute("data-before")) == before
+    assert float(moved.get_attribute("data-gradient")) == pytest.approx(gradient, rel=1e-12)
+    assert "0.3" in moved.inner_text()
+    page.wait_for_selector(f'#v-weight:not([data-value="{before!r}"])')
     assert _shown(page, "weight") == pytest.approx(before - 0.3 * gradient, rel=1e-9)
     page.click("#reset")
     page.wait_for_selector("#cost[data-steps='0']")
-    page.wait_for_function(f"Number(document.querySelector('#v-weight').dataset.value) === {before!r}")
+    page.wait_for_selector(f'#v-weight[data-value="{before!r}"]')
 
 
 def test_page_on_a_trained_digits_network_stays_readable(open_page):
@@ -304,3 +308,41 @@ def test_practice_mode_in_the_page(article_server, open_page):
     page.click("#practice-toggle")  # back: the explored network again
     assert page.locator("g.edge").count() == 12
     assert all(u.startswith(f"http://127.0.0.1:{article_server.port}/") for u in requested)
+
+
+def test_step_on_one_sample_and_the_moved_parameter(article_server):
+    net, x, y = article_example()
+    g = cr.gradients(net, x[:1], y[:1], "squared_error")
+    status, out = _get(article_server, "/api/step?lr=0.5&sample=0&layer=1&j=2")  # no k: the bias b_2^(1)
+    assert status == 400 and "no biases" in out["error"]
+    status, out = _get(article_server, "/api/step?lr=0.5&sample=0&layer=1&j=2&k=1")
+    assert status == 200 and out["on"] == "sample 0"
+    m = out["moved"]
+    assert m["before"] == net.W[1][2, 1] and m["gradient"] == g.dW[1][2, 1]
+    assert m["after"] == pytest.approx(net.W[1][2, 1] - 0.5 * g.dW[1][2, 1], rel=1e-15)
+    assert r"w_{2,1}^{(1)} \leftarrow" in m["tex"]
+
+
+def test_digits_page_sample_picker_bias_and_gradient_colours(open_page):
+    X, y = load_dataset("digits")
+    X = X[:40] / 16
+    net = cr.Network([64, 12, 10], activation="sigmoid", output_activation="softmax", seed=1)
+    with ExploreServer(Session(net, X, y[:40], "cross_entropy", images=True)) as server:
+        page, _ = open_page(server)
+        page.fill("#sample", "3")
+        page.dispatch_event("#sample", "change")
+        page.wait_for_selector('body[data-sample="3"]')
+        assert "sample 3 of 40" in page.locator("#describe").inner_text()
+        L, j, k = 2, 1, 2
+        ref = cr.explain(net, X, y[:40], L, j, k, loss="cross_entropy", sample=3)
+        assert _shown(page, "product") == pytest.approx(ref.products[0], rel=1e-12, abs=1e-15)
+        assert page.locator("svg#network rect").count() == 64  # sample 3's 8x8 image
+        page.locator('g.node[data-layer="1"][data-j="4"]').dispatch_event("click")  # a node: its bias
+        page.wait_for_selector('body[data-explained="1,4,null"]')
+        bias = cr.explain(net, X, y[:40], 1, 4, None, loss="cross_entropy", bias=True, sample=3)
+        assert _shown(page, "product") == pytest.approx(bias.products[0], rel=1e-12, abs=1e-15)
+        assert _shown(page, "term3") == 1.0
+        edge = page.locator('g.edge[data-layer="2"][data-j="0"][data-k="0"] .edge-line')
+        by_weight = edge.get_attribute("stroke-width")
+        page.check("#by-gradient")
+        assert edge.get_attribute("stroke-width") != by_weight

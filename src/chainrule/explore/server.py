@@ -14,7 +14,8 @@ wrong token with 403, and one whose ``Host`` header is not this server's own add
 
 Endpoints (all GET, JSON unless noted): ``/`` the page (HTML), ``/static/...`` its files,
 ``/api/network``, ``/api/explain?layer=&j=&k=&sample=`` (no ``k``: the bias),
-``/api/sample?i=``, ``/api/step?lr=&count=``, ``/api/reset``; practice: ``/api/practice?seed=`` (a
+``/api/sample?i=``, ``/api/step?lr=&count=&sample=&layer=&j=&k=`` (no ``sample``: on all samples;
+``layer``, ``j``, ``k``: the parameter to report as it moves), ``/api/reset``; practice: ``/api/practice?seed=`` (a
 problem without its answers) and ``/api/check?seed=&term1=&term2=&term3=&product=&reveal=``.
 """
 
@@ -127,7 +128,17 @@ class ExploreServer:
             return s.sample(_int(query, "i"))
         if path == "/api/step":
             lr = query.get("lr")
-            return s.step(None if lr in (None, "") else _float(query, "lr"), _int(query, "count", 1))
+            sample = query.get("sample")
+            watch = None
+            if query.get("layer") not in (None, ""):
+                k = query.get("k")
+                watch = (_int(query, "layer"), _int(query, "j"), None if k in (None, "") else _int(query, "k"))
+            return s.step(
+                None if lr in (None, "") else _float(query, "lr"),
+                _int(query, "count", 1),
+                None if sample in (None, "") else _int(query, "sample"),
+                watch,
+            )
         if path == "/api/reset":
             return s.reset()
         if path == "/api/practice":

@@ -114,15 +114,31 @@ class Session:
             return _explanation_json(one, every, i)
 
     # ---------------------------------------------------------------- training in the page
-    def step(self, lr: Any = None, count: Any = 1) -> dict[str, Any]:
-        """``count`` gradient-descent steps on all samples: every parameter moves by ``-lr dC/dw``."""
+    def step(
+        self, lr: Any = None, count: Any = 1, sample: Any = None, watch: tuple[Any, Any, Any] | None = None
+    ) -> dict[str, Any]:
+        """``count`` gradient-descent steps: every parameter moves by ``-lr dC/dw``, with ``C`` the
+        mean over all samples (the article's), or the loss of sample ``sample`` alone. ``watch``,
+        a weight ``(layer, j, k)`` (``k=None``: a bias), is reported as it moves: its value before
+        the last step, its gradient there, and its value after."""
         lr = self.lr if lr is None else as_float("lr", lr, low=0, low_open=True, high=1e6)
         count = as_int("count", count, low=1, high=1000)
+        rows = (
+            slice(None)
+            if sample is None
+            else slice(i := as_int("sample", sample, low=0, high=self.X.shape[0] - 1), i + 1)
+        )
         with self.lock:
+            where = None if watch is None else self._check_parameter(*watch)
             self.lr = lr
+            moved = None
             for _ in range(count):
-                g = gradients(self.net, self.X, self.Y, self.loss)
+                g = gradients(self.net, self.X[rows], self.Y[rows], self.loss)
                 before = self.net._flat.copy()
+                if where is not None:
+                    l, j, k = where
+                    value, grad = (self.net.b[l][j], g.db[l][j]) if k is None else (self.net.W[l][j, k], g.dW[l][j, k])
+                    moved = {"before": float(value), "gradient": float(grad)}
                 self.net._flat -= lr * g.flat()
                 if not np.isfinite(self.net._flat).all():
                     self.net._flat[:] = before
@@ -131,7 +147,19 @@ class Session:
                     )
                 self.steps += 1
                 self.losses.append(self._cost())
-            return {"steps": self.steps, "cost": _num(self.losses[-1]), "losses": [_num(c) for c in self.losses]}
+            if moved is not None:
+                l, j, k = where  # type: ignore[misc]
+                after = self.net.b[l][j] if k is None else self.net.W[l][j, k]
+                moved.update(
+                    after=float(after), lr=lr, tex=tex.moved(l, j, k, moved["before"], lr, moved["gradient"], after)
+                )
+            return {
+                "steps": self.steps,
+                "cost": _num(self.losses[-1]),
+                "losses": [_num(c) for c in self.losses],
+                "on": "all samples" if sample is None else f"sample {rows.start}",
+                "moved": moved,
+            }
 
     # ---------------------------------------------------------------- practice
     @staticmethod

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..explain import Explanation
 
-__all__ = ["derivation", "number", "summand"]
+__all__ = ["derivation", "moved", "number", "summand"]
 
 
 def number(x: Any) -> str:
@@ -62,6 +62,15 @@ _DC0_DA = {
 
 def _at(template: str, l: int, j: int) -> str:
     return template.replace("{j}", "{" + str(j) + "}").replace("{(l)}", "{(" + str(l) + ")}")
+
+
+def moved(l: int, j: int, k: int | None, before: float, lr: float, gradient: float, after: float) -> str:
+    """The step of one parameter: ``w <- w - lr dC/dw`` with its numbers."""
+    w = _w(l, j, k)
+    return (
+        rf"{w} \leftarrow {w} - \eta\,{_d('C', w)} = {number(before)} - {number(lr)} \cdot {_p(gradient)}"
+        rf" = {number(after)}"
+    )
 
 
 def summand(l: int, j: int, m: int, w: float, delta: float, value: float) -> str:

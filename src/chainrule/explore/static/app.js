@@ -225,6 +225,7 @@ async function select(sel) {
     showExplanation(e);
     drawNetwork();
     document.body.dataset.explained = `${sel.layer},${sel.j},${sel.k}`;
+    document.body.dataset.sample = String(e.sample);
     return e;
   } catch (err) {
     $("error").textContent = err.message;
@@ -276,7 +277,16 @@ async function refresh() {
 
 async function step() {
   try {
-    await api("step", { lr: $("lr").value, count: 1 });
+    const params = { lr: $("lr").value, count: 1, layer: state.sel.layer, j: state.sel.j };
+    if (state.sel.k !== null) params.k = state.sel.k;
+    if ($("batch").value === "sample") params.sample = state.sample;
+    const out = await api("step", params);
+    if (out.moved) {
+      tex($("moved"), out.moved.tex);
+      $("moved").dataset.before = out.moved.before;
+      $("moved").dataset.gradient = out.moved.gradient;
+      $("moved").dataset.after = out.moved.after;
+    }
     await refresh();
     const e = await select(state.sel);
     if (e) state.trail.push({ weight: e.weight, mean: e.mean });
@@ -298,7 +308,7 @@ async function start() {
   if (saved) {
     state.sample = saved.explain.sample;
     $("sample").value = state.sample;
-    for (const id of ["sample", "step", "play", "reset", "lr"]) $(id).disabled = true;
+    for (const id of ["sample", "step", "play", "reset", "lr", "batch"]) $(id).disabled = true;
   }
   await refresh();
   $("lr").value = state.net.lr;
@@ -328,6 +338,7 @@ async function start() {
   $("reset").addEventListener("click", async () => {
     pause();
     await api("reset");
+    $("moved").replaceChildren();
     await refresh();
     const e = await select(state.sel);
     state.trail = e ? [{ weight: e.weight, mean: e.mean }] : [];
