@@ -302,6 +302,11 @@ def test_practice_mode_in_the_page(article_server, open_page):
     page.fill("#answer-term2", f"{answers['term2']:.5f}")
     page.click("#check")
     page.wait_for_selector("body[data-checked=right]")
+    page.fill("#sheet-problems", "2")
+    with page.expect_download() as download:
+        page.click("#download-solutions")
+    assert download.value.suggested_filename == "solutions.md"
+    assert "## Problem" in open(download.value.path(), encoding="utf-8").read()
     page.click("#new-problem")
     page.wait_for_selector('body[data-problem="2"]')
     assert page.locator("#feedback li").count() == 0
@@ -346,3 +351,30 @@ def test_digits_page_sample_picker_bias_and_gradient_colours(open_page):
         by_weight = edge.get_attribute("stroke-width")
         page.check("#by-gradient")
         assert edge.get_attribute("stroke-width") != by_weight
+
+
+def test_a_wide_hidden_sum_shows_its_largest_terms_and_the_others_total():
+    rng = np.random.default_rng(0)
+    net = cr.Network([6, 5, 40, 3], activation="tanh", output_activation="softmax", seed=0)
+    X, y = rng.normal(size=(4, 6)), rng.integers(0, 3, 4)
+    e = Session(net, X, y, "cross_entropy").explain(1, 2, 3, 0)
+    from chainrule.explore.session import HIDDEN_ROWS
+
+    assert len(e["hidden_sum"]) == 40 and len(e["hidden_shown"]) == HIDDEN_ROWS - 2
+    shown = {m: abs(e["hidden_sum"][m]["value"]) for m in e["hidden_shown"]}
+    others = [abs(s["value"]) for m, s in enumerate(e["hidden_sum"]) if m not in shown]
+    assert min(shown.values()) >= max(others) and e["hidden_rest"]["count"] == 40 - len(shown)
+    total = sum(s["value"] for m, s in enumerate(e["hidden_sum"]) if m not in shown)
+    assert e["hidden_rest"]["value"] == pytest.approx(total, rel=1e-12)
+    assert sum(s["value"] for s in e["hidden_sum"]) == pytest.approx(e["term1"], rel=1e-10)
+
+
+def test_worksheet_from_the_page_api(article_server):
+    from chainrule.practice import render_solutions, worksheet
+
+    status, sheet = _get(article_server, "/api/worksheet?problems=3&seed=4&format=latex&solutions=1")
+    assert status == 200 and sheet["name"] == "solutions.tex"
+    assert sheet["text"] == render_solutions(worksheet(3, 4), "latex")
+    status, sheet = _get(article_server, "/api/worksheet?problems=2&seed=4")
+    assert sheet["name"] == "worksheet.md" and sheet["text"].count("## Problem") == 2
+    assert _get(article_server, "/api/worksheet?problems=2&seed=4&format=pdf")[0] == 400

@@ -16,7 +16,8 @@ Endpoints (all GET, JSON unless noted): ``/`` the page (HTML), ``/static/...`` i
 ``/api/network``, ``/api/explain?layer=&j=&k=&sample=`` (no ``k``: the bias),
 ``/api/sample?i=``, ``/api/step?lr=&count=&sample=&layer=&j=&k=`` (no ``sample``: on all samples;
 ``layer``, ``j``, ``k``: the parameter to report as it moves), ``/api/reset``; practice: ``/api/practice?seed=`` (a
-problem without its answers) and ``/api/check?seed=&term1=&term2=&term3=&product=&reveal=``.
+problem without its answers), ``/api/check?seed=&term1=&term2=&term3=&product=&reveal=`` and
+``/api/worksheet?problems=&seed=&format=markdown|latex&solutions=0|1`` (a teacher's sheet).
 """
 
 from __future__ import annotations
@@ -143,6 +144,13 @@ class ExploreServer:
             return s.reset()
         if path == "/api/practice":
             return s.practice(_int(query, "seed"))
+        if path == "/api/worksheet":
+            return s.worksheet(
+                _int(query, "problems", 10),
+                _int(query, "seed"),
+                query.get("format", "markdown"),
+                query.get("solutions") == "1",
+            )
         if path == "/api/check":
             answers = {name: query.get(name) or None for name in ("term1", "term2", "term3", "product")}
             return s.check(_int(query, "seed"), answers, reveal=query.get("reveal") == "1")

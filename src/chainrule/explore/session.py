@@ -22,7 +22,10 @@ from ..explain import Explanation, explain
 from ..network import Network
 from . import tex
 
-__all__ = ["Session"]
+__all__ = ["HIDDEN_ROWS", "Session"]
+
+#: a hidden sum over more nodes than this shows its largest terms and the others' total
+HIDDEN_ROWS = 12
 
 
 def _num(x: Any) -> float | None:
@@ -179,6 +182,19 @@ class Session:
         problem = new_problem(as_int("seed", seed, low=0, high=2**53 - 1))
         return check(problem, **answers, reveal=reveal).to_dict()
 
+    @staticmethod
+    def worksheet(problems: Any, seed: Any, format: Any = "markdown", solutions: bool = False) -> dict[str, Any]:
+        """A teacher's worksheet of ``problems`` problems (or its separate solutions sheet), as
+        Markdown or LaTeX text with a file name: :func:`chainrule.practice.render_worksheet`."""
+        from ..practice import render_solutions, render_worksheet, worksheet
+
+        if format not in ("markdown", "latex"):
+            raise ChainruleError(f"format must be markdown or latex; got {str(format)[:40]!r}")
+        chosen = worksheet(as_int("problems", problems, low=1, high=100), as_int("seed", seed, low=0, high=2**53 - 1))
+        text = (render_solutions if solutions else render_worksheet)(chosen, format)
+        name = ("solutions" if solutions else "worksheet") + (".tex" if format == "latex" else ".md")
+        return {"name": name, "text": text}
+
     def reset(self) -> dict[str, Any]:
         """Back to the initial weights."""
         with self.lock:
@@ -204,6 +220,14 @@ def _explanation_json(e: Explanation, every: Explanation, sample: int) -> dict[s
         }
         for s in e.hidden_sum
     ]
+    # a wide next layer: its largest summands one by one, the others as one total (never 100 rows)
+    shown = list(range(len(hidden)))
+    rest = None
+    if len(hidden) > HIDDEN_ROWS:
+        shown = sorted(sorted(range(len(hidden)), key=lambda m: -abs(e.hidden_sum[m].value[0]))[: HIDDEN_ROWS - 2])
+        others = [m for m in range(len(hidden)) if m not in set(shown)]
+        total = float(sum(e.hidden_sum[m].value[0] for m in others))
+        rest = {"count": len(others), "value": _num(total), "tex": tex.rest(l, j, len(others), total)}
     return {
         "layer": l,
         "j": j,
@@ -225,5 +249,7 @@ def _explanation_json(e: Explanation, every: Explanation, sample: int) -> dict[s
         "finite_difference": _num(every.finite_difference),
         "rel_error": _num(every.rel_error),
         "hidden_sum": hidden,
+        "hidden_shown": shown,
+        "hidden_rest": rest,
         "tex": tex.derivation(e, every),
     }

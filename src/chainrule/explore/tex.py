@@ -13,7 +13,7 @@ from typing import Any
 
 from ..explain import Explanation
 
-__all__ = ["derivation", "moved", "number", "summand"]
+__all__ = ["derivation", "moved", "number", "rest", "summand"]
 
 
 def number(x: Any) -> str:
@@ -71,6 +71,12 @@ def moved(l: int, j: int, k: int | None, before: float, lr: float, gradient: flo
         rf"{w} \leftarrow {w} - \eta\,{_d('C', w)} = {number(before)} - {number(lr)} \cdot {_p(gradient)}"
         rf" = {number(after)}"
     )
+
+
+def rest(l: int, j: int, count: int, total: float) -> str:
+    """The row that stands for the smaller terms of a wide hidden sum."""
+    terms = rf"w_{{m,{j}}}^{{({l + 1})}}\,\delta_m^{{({l + 1})}}"
+    return rf"\text{{the other {count} terms }} {terms} \text{{ add up to }} {number(total)}"
 
 
 def summand(l: int, j: int, m: int, w: float, delta: float, value: float) -> str:

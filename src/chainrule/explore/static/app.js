@@ -189,13 +189,15 @@ function showExplanation(e) {
   for (const key of ["chain", "formulas", "numbers", "product"]) line(e.tex[key]).dataset.part = key;
   if (e.hidden_sum.length) {
     label(`the first term is a sum over layer ${e.layer + 1}: click a row to follow the chain one layer closer to the loss`);
-    for (const s of e.hidden_sum) {
+    for (const m of e.hidden_shown) {
+      const s = e.hidden_sum[m];
       const div = line(s.tex, "line summand");
       div.dataset.layer = s.next.layer;
       div.dataset.j = s.next.j;
       div.dataset.k = s.next.k;
       div.addEventListener("click", () => select({ layer: s.next.layer, j: s.next.j, k: s.next.k }));
     }
+    if (e.hidden_rest) line(e.hidden_rest.tex, "line rest");
     line(e.tex.hidden);
   }
   label(e.n_samples === 1 ? "the cost of the one sample, and two independent checks of its gradient" : `the mean over all ${e.n_samples} samples, and two independent checks of it`);
@@ -483,6 +485,18 @@ function startPractice() {
   $("answers").addEventListener("submit", failing(async (event) => { event.preventDefault(); await checkAnswers(false); }));
   $("reveal").addEventListener("click", failing(() => checkAnswers(true)));
   $("new-problem").addEventListener("click", failing(() => newProblem(practice.seed + 1)));
+  for (const solutions of [false, true]) {
+    $(solutions ? "download-solutions" : "download-worksheet").addEventListener("click", failing(async () => {
+      const sheet = await api("worksheet", {
+        problems: $("sheet-problems").value, seed: practice.seed, format: $("sheet-format").value, solutions: solutions ? 1 : 0,
+      });
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(new Blob([sheet.text], { type: "text/plain" }));
+      link.download = sheet.name;
+      link.click();
+      URL.revokeObjectURL(link.href);
+    }));
+  }
 }
 
 window.addEventListener("DOMContentLoaded", startPractice);
