@@ -122,6 +122,7 @@ def derivation(e: Explanation, every: Explanation) -> dict[str, Any]:
     lines["mean"] = (
         rf"{_d('C', w)} = \frac{{1}}{{{n}}}\sum_{{i=0}}^{{{n - 1}}} {_d('C_{0,i}', w)} = {number(every.mean)}"
     )
-    lines["backprop"] = rf"\text{{backprop's entry of }} {_d('C', 'W^{(' + str(l) + ')}')} = {number(every.backprop)}"
+    whole, entry = (f"b^{{({l})}}", f"{j}") if k is None else (f"W^{{({l})}}", f"{j},{k}")
+    lines["backprop"] = rf"\text{{backprop: }} \left({_d('C', whole)}\right)_{{{entry}}} = {number(every.backprop)}"
     lines["finite_difference"] = rf"\frac{{C({w} + h) - C({w} - h)}}{{2h}} = {number(every.finite_difference)}"
     return lines
