@@ -444,7 +444,8 @@ def _train_into(args: argparse.Namespace, out: Path) -> int:
     j, k = (int(i) for i in np.unravel_index(int(np.abs(dW).argmax()), dW.shape))
     print(
         f"explain one of its weights:\n  chainrule explain --model {model} --data {test_file} "
-        f"--layer {net.L} --j {j} --k {k} --sample 0"
+        f"--layer {net.L} --j {j} --k {k} --sample 0\n"
+        f"or any of them in the browser:\n  chainrule explore --model {model} --data {test_file}"
     )
     return 0
 
