@@ -151,8 +151,17 @@ def test_train_with_no_arguments_on_digits(tmp_path):
         assert (folder / name).exists()
     assert (folder / "loss.png").read_bytes()[:4] == b"\x89PNG"
     # the printed explain command works as printed
-    command = out.stdout.strip().splitlines()[-1].split()
+    lines = out.stdout.strip().splitlines()
+    command = lines[-3].split()
     assert command[:2] == ["chainrule", "explain"]
+    assert lines[-1].split() == [
+        "chainrule",
+        "explore",
+        "--model",
+        "chainrule-run-1/model.npz",
+        "--data",
+        "chainrule-run-1/test.npz",
+    ]
     ex = run(*command[1:], cwd=tmp_path)
     assert ex.returncode == 0, ex.stderr
     assert "equals backprop's entry" in ex.stdout
