@@ -7,8 +7,8 @@ playwright, it measures
 * the page's load: from navigation to the page being ready (network fetched, drawn, the first
   weight explained and typeset);
 * click to rendered derivation: from a click on an edge (inside the page, ``performance.now()``)
-  to the derivation for that edge being in the page, typeset by KaTeX; for output-layer and
-  hidden-layer weights (a hidden weight's explanation adds its sum over the next layer);
+  to the derivation for that edge being in the page, typeset by KaTeX; for weights of the output
+  layer, of layer 2 (the sum over the 10 outputs) and of layer 1 (the sum over layer 2's 64 nodes);
 * the server's share: ``Session.explain`` alone, in Python, for the same weights.
 
 Aim (the issue): a click under 100 ms. Each figure is the median over the rounds with the
@@ -62,6 +62,8 @@ def main() -> None:
     edges = {
         "output layer (3)": [(3, j, k) for j, k in [(0, 0), (1, 2), (5, 63), (9, 1), (3, 62)]],
         "hidden layer (2)": [(2, j, k) for j, k in [(0, 0), (1, 2), (2, 1), (63, 126), (62, 127)]],
+        # a first-layer weight: its hidden sum runs over the 64 nodes of layer 2 (shown: the largest)
+        "first layer (1)": [(1, j, k) for j, k in [(0, 0), (1, 2), (2, 1), (126, 783), (127, 782)]],
     }
     server_ms = {name: [] for name in edges}
     for _ in range(args.rounds):
