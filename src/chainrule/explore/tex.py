@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from ..explain import Explanation
+from ..render import TexNotation
 
 __all__ = ["derivation", "moved", "number", "rest", "summand"]
 
@@ -34,12 +35,12 @@ def _p(x: Any) -> str:
     return rf"\left({s}\right)" if float(x) < 0 else s
 
 
+_TEX = TexNotation()  # the symbols of chainrule's LaTeX explanations (render.py), shared
+_d = _TEX.d
+
+
 def _w(l: int, j: int, k: int | None) -> str:
-    return rf"b_{{{j}}}^{{({l})}}" if k is None else rf"w_{{{j},{k}}}^{{({l})}}"
-
-
-def _d(num: str, den: str) -> str:
-    return rf"\frac{{\partial {num}}}{{\partial {den}}}"
+    return _TEX.node("b", str(j), l) if k is None else _TEX.weight(j, k, l)
 
 
 _G_PRIME = {
