@@ -20,6 +20,7 @@ A new activation is one class with a ``name`` and one entry in :data:`ACTIVATION
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -77,6 +78,18 @@ class Activation:
         """
         return np.multiply(self.g_prime(z, a), dC0_da, out=out)
 
+    # The same two steps on any array library of the array API standard (``xp`` is the arrays'
+    # namespace, from array_api_compat), for the article's algorithm in :mod:`chainrule.article`:
+    # no ``out=``, no NumPy-only calls. A custom activation that defines only the NumPy methods
+    # still works on NumPy arrays there.
+    def g_xp(self, z: Any, xp: Any) -> Any:
+        """``a = g(z)`` for arrays of namespace ``xp``."""
+        return _numpy_only(self, "g_xp", z, lambda: self.g(z))
+
+    def backward_xp(self, z: Any, a: Any, dC0_da: Any, xp: Any) -> Any:
+        """``delta = dC0/da * g'(z)`` (softmax: its Jacobian-vector product) for arrays of namespace ``xp``."""
+        return _numpy_only(self, "backward_xp", z, lambda: self.backward(z, a, dC0_da))
+
     def jacobian(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         """``da_j/dz_m`` for every sample: shape ``(n_samples, n_l, n_l)``."""
         n, m = z.shape
@@ -103,6 +116,20 @@ class Activation:
         return self.name
 
 
+def _numpy_only(g: Any, method: str, z: Any, numpy_way: Any) -> Any:
+    if isinstance(z, np.ndarray):
+        return numpy_way()
+    raise ChainruleError(
+        f"{type(g).__name__} computes on NumPy arrays only (it defines no {method}); "
+        f"got {type(z).__module__}.{type(z).__name__}"
+    )
+
+
+def log_max(xp: Any, dtype: Any) -> float:
+    """Just under the log of the largest finite float of ``dtype`` (``xp``'s): ``e^x`` overflows above it."""
+    return math.log(float(xp.finfo(dtype).max)) - 0.01
+
+
 def _copy(x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     if out is None:
         return x.copy()
@@ -125,6 +152,12 @@ class Identity(Activation):
 
     def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         return _copy(dC0_da, out)
+
+    def g_xp(self, z: Any, xp: Any) -> Any:
+        return z
+
+    def backward_xp(self, z: Any, a: Any, dC0_da: Any, xp: Any) -> Any:
+        return dC0_da
 
 
 class Sigmoid(Activation):
@@ -158,6 +191,12 @@ class Sigmoid(Activation):
         delta *= dC0_da
         return delta
 
+    def g_xp(self, z: Any, xp: Any) -> Any:
+        return 1 / (1 + xp.exp(xp.clip(-z, max=log_max(xp, z.dtype))))
+
+    def backward_xp(self, z: Any, a: Any, dC0_da: Any, xp: Any) -> Any:
+        return a * (1 - a) * dC0_da
+
 
 class Tanh(Activation):
     """``g(z) = tanh(z)``, ``g'(z) = 1 - tanh(z)^2 = 1 - a^2``."""
@@ -179,6 +218,12 @@ class Tanh(Activation):
         delta *= dC0_da
         return delta
 
+    def g_xp(self, z: Any, xp: Any) -> Any:
+        return xp.tanh(z)
+
+    def backward_xp(self, z: Any, a: Any, dC0_da: Any, xp: Any) -> Any:
+        return (1 - a * a) * dC0_da
+
 
 class ReLU(Activation):
     """``g(z) = max(z, 0)``; ``g'(z) = 1`` for ``z > 0`` and ``0`` for ``z <= 0``.
@@ -199,6 +244,12 @@ class ReLU(Activation):
 
     def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         return np.multiply(dC0_da, z > 0, out=out)
+
+    def g_xp(self, z: Any, xp: Any) -> Any:
+        return xp.where(z > 0, z, xp.zeros_like(z))
+
+    def backward_xp(self, z: Any, a: Any, dC0_da: Any, xp: Any) -> Any:
+        return xp.where(z > 0, dC0_da, xp.zeros_like(dC0_da))
 
 
 class LeakyReLU(Activation):
@@ -225,6 +276,12 @@ class LeakyReLU(Activation):
         d[z > 0] = 1
         return d
 
+    def g_xp(self, z: Any, xp: Any) -> Any:
+        return xp.where(z > 0, z, self.alpha * z)
+
+    def backward_xp(self, z: Any, a: Any, dC0_da: Any, xp: Any) -> Any:
+        return xp.where(z > 0, dC0_da, self.alpha * dC0_da)
+
     def params(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
 
@@ -241,6 +298,12 @@ class Softplus(Activation):
 
     def g_prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         return Sigmoid().g(z)
+
+    def g_xp(self, z: Any, xp: Any) -> Any:
+        return xp.logaddexp(xp.zeros_like(z), z)
+
+    def backward_xp(self, z: Any, a: Any, dC0_da: Any, xp: Any) -> Any:
+        return Sigmoid().g_xp(z, xp) * dC0_da
 
 
 class Exp(Activation):
@@ -271,6 +334,12 @@ class Exp(Activation):
     def backward(self, z: np.ndarray, a: np.ndarray, dC0_da: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         return np.multiply(a, dC0_da, out=out)
 
+    def g_xp(self, z: Any, xp: Any) -> Any:
+        return xp.exp(xp.clip(z, max=log_max(xp, z.dtype)))
+
+    def backward_xp(self, z: Any, a: Any, dC0_da: Any, xp: Any) -> Any:
+        return a * dC0_da
+
 
 class Softmax(Activation):
     """``a_j = e^{z_j} / sum_m e^{z_m}`` over the nodes of the layer (shifted by ``max z``).
@@ -300,6 +369,13 @@ class Softmax(Activation):
         delta = np.subtract(dC0_da, inner, out=out)
         delta *= a
         return delta
+
+    def g_xp(self, z: Any, xp: Any) -> Any:
+        e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
+        return e / xp.sum(e, axis=1, keepdims=True)
+
+    def backward_xp(self, z: Any, a: Any, dC0_da: Any, xp: Any) -> Any:
+        return a * (dC0_da - xp.sum(dC0_da * a, axis=1, keepdims=True))
 
     def jacobian(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         J = -a[:, :, None] * a[:, None, :]

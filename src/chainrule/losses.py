@@ -18,12 +18,12 @@ unfused route is kept for explaining, and the tests prove both agree.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ._validation import undefined_methods
-from .activations import _LOG_MAX, Activation, Exp, Sigmoid, Softmax
+from .activations import _LOG_MAX, Activation, Exp, Sigmoid, Softmax, log_max
 from .errors import ChainruleError, shown, unknown_name
 
 __all__ = [
@@ -73,6 +73,21 @@ class Loss:
         """
         return None
 
+    # The same on any array library of the array API standard (``xp``: the arrays' namespace), for
+    # the article's algorithm in :mod:`chainrule.article`. A custom loss that defines only the NumPy
+    # methods still works on NumPy arrays there.
+    def C0_xp(self, a: Any, Y: Any, z: Any, xp: Any) -> Any:
+        """The loss of each sample for arrays of namespace ``xp`` (``z``: the output's pre-activation)."""
+        return _numpy_only(self, "C0_xp", a, lambda: self.C0(a, Y, z))
+
+    def dC0_da_xp(self, a: Any, Y: Any, xp: Any) -> Any:
+        """``dC0/da^(L)`` for arrays of namespace ``xp``."""
+        return _numpy_only(self, "dC0_da_xp", a, lambda: self.dC0_da(a, Y))
+
+    def fused_delta_xp(self, g: Activation, a: Any, Y: Any, xp: Any) -> Any | None:
+        """``delta^(L)`` in one stable step when the output activation allows it, else None."""
+        return None
+
     def check_output(self, g: Activation) -> None:
         """Raise :class:`ChainruleError` if this loss does not fit an output layer with activation ``g``."""
         if self.output is None or isinstance(g, self.output):
@@ -97,6 +112,15 @@ class Loss:
         return hash(self.name)
 
 
+def _numpy_only(loss: Any, method: str, a: Any, numpy_way: Any) -> Any:
+    if isinstance(a, np.ndarray):
+        return numpy_way()
+    raise ChainruleError(
+        f"{type(loss).__name__} computes on NumPy arrays only (it defines no {method}); "
+        f"got {type(a).__module__}.{type(a).__name__}"
+    )
+
+
 class SquaredError(Loss):
     """The article's loss: ``C0 = sum_j (a_j - y_j)^2``, ``dC0/da_j = 2 (a_j - y_j)``."""
 
@@ -113,6 +137,16 @@ class SquaredError(Loss):
         d = np.subtract(a, Y, out=out)
         d *= 2
         return d
+
+    #: ``C0 = scale * sum_j (a_j - y_j)^2`` with ``scale`` = 1, ``1/n_L`` (mse) or ``1/(2 n_L)`` (half_mse)
+    def _scale(self, n_L: int) -> float:
+        return 1.0
+
+    def C0_xp(self, a: Any, Y: Any, z: Any, xp: Any) -> Any:
+        return self._scale(a.shape[1]) * xp.sum((a - Y) ** 2, axis=1)
+
+    def dC0_da_xp(self, a: Any, Y: Any, xp: Any) -> Any:
+        return (2 * self._scale(a.shape[1])) * (a - Y)
 
 
 class MeanSquaredError(Loss):
@@ -133,6 +167,12 @@ class MeanSquaredError(Loss):
         d = np.subtract(a, Y, out=out)
         d *= 2 / a.shape[1]
         return d
+
+    def _scale(self, n_L: int) -> float:
+        return 1.0 / n_L
+
+    C0_xp = SquaredError.C0_xp
+    dC0_da_xp = SquaredError.dC0_da_xp
 
 
 class HalfMeanSquaredError(MeanSquaredError):
@@ -156,6 +196,9 @@ class HalfMeanSquaredError(MeanSquaredError):
         d = np.subtract(a, Y, out=out)
         d /= a.shape[1]
         return d
+
+    def _scale(self, n_L: int) -> float:
+        return 0.5 / n_L
 
 
 class CrossEntropy(Loss):
@@ -208,6 +251,18 @@ class CrossEntropy(Loss):
         delta -= Y
         return delta
 
+    def C0_xp(self, a: Any, Y: Any, z: Any, xp: Any) -> Any:
+        # log a_j = z_j - logsumexp(z): C0 = logsumexp(z) sum_j y_j - sum_j y_j z_j
+        top = xp.max(z, axis=1, keepdims=True)
+        lse = xp.log(xp.sum(xp.exp(z - top), axis=1)) + top[:, 0]
+        return lse * xp.sum(Y, axis=1) - xp.sum(Y * z, axis=1)
+
+    def dC0_da_xp(self, a: Any, Y: Any, xp: Any) -> Any:
+        return xp.where(Y != 0, -Y / xp.where(Y != 0, a, xp.ones_like(a)), xp.zeros_like(a))
+
+    def fused_delta_xp(self, g: Activation, a: Any, Y: Any, xp: Any) -> Any | None:
+        return a * xp.sum(Y, axis=1, keepdims=True) - Y if isinstance(g, Softmax) else None
+
 
 class BinaryCrossEntropy(Loss):
     """Binary cross-entropy on sigmoid outputs, summed over the outputs:
@@ -247,6 +302,15 @@ class BinaryCrossEntropy(Loss):
         if not isinstance(g, Sigmoid):
             return None
         return np.subtract(a, Y, out=out)
+
+    def C0_xp(self, a: Any, Y: Any, z: Any, xp: Any) -> Any:
+        return xp.sum(xp.logaddexp(xp.zeros_like(z), z) - Y * z, axis=1)
+
+    def dC0_da_xp(self, a: Any, Y: Any, xp: Any) -> Any:
+        return (a - Y) / (a * (1 - a))
+
+    def fused_delta_xp(self, g: Activation, a: Any, Y: Any, xp: Any) -> Any | None:
+        return a - Y if isinstance(g, Sigmoid) else None
 
 
 class PoissonDeviance(Loss):
@@ -299,6 +363,18 @@ class PoissonDeviance(Loss):
         if not isinstance(g, Exp):
             return None
         return np.subtract(a, Y, out=out)
+
+    def C0_xp(self, a: Any, Y: Any, z: Any, xp: Any) -> Any:
+        positive = Y > 0
+        ylogy = xp.where(positive, Y * xp.log(xp.where(positive, Y, xp.ones_like(Y))), xp.zeros_like(Y))
+        log_a = xp.clip(z, max=log_max(xp, z.dtype))
+        return xp.sum(ylogy - Y * log_a - Y + a, axis=1)
+
+    def dC0_da_xp(self, a: Any, Y: Any, xp: Any) -> Any:
+        return 1 - xp.where(Y != 0, Y / xp.where(Y != 0, a, xp.ones_like(a)), xp.zeros_like(a))
+
+    def fused_delta_xp(self, g: Activation, a: Any, Y: Any, xp: Any) -> Any | None:
+        return a - Y if isinstance(g, Exp) else None
 
 
 #: The registry of losses, name -> class. ``get_loss`` builds instances from it.
