@@ -99,13 +99,15 @@ def gradients(
     Y: Any,
     loss: str | Loss = "squared_error",
     sample_weight: Any = None,
+    per_sample: bool = False,
 ) -> ArticleGradients:
     """The gradient of the cost over the samples (rows of ``X``, targets ``Y`` of shape
     ``(n, n_L)``) with respect to every weight and bias, by equations (2), (3) and (4).
 
     ``Ws``, ``bs``, ``X``, ``Y`` (and ``sample_weight``) must be arrays of one namespace and
     device; the results are too. ``sample_weight`` turns the mean (4) into the weighted mean
-    ``sum_i w_i (...) / sum_i w_i``.
+    ``sum_i w_i (...) / sum_i w_i``. ``per_sample=True`` keeps each sample's own gradient (1),
+    ``delta_i a_i^T``, with a leading sample axis, instead of the mean.
 
     >>> import numpy as np, chainrule as cr
     >>> from chainrule.data import article_example
@@ -124,6 +126,10 @@ def gradients(
     zs, as_ = forward(Ws, bs, gs, X)
     deltas = backward(Ws, gs, zs, as_, Y, loss)
     C0 = loss.C0_xp(as_[-1], Y, zs[-1], xp)
+    if per_sample:
+        dW = [d[:, :, None] * a[:, None, :] for d, a in zip(deltas, as_[:-1])]  # (1) for each sample
+        db = None if bs is None else list(deltas)
+        return ArticleGradients(dW=dW, db=db, C=xp.mean(C0), C0=C0, z=zs, a=as_, delta=deltas)
     n = X.shape[0]
     s = (
         xp.full((n, 1), 1 / n, dtype=X.dtype)

@@ -356,11 +356,41 @@ def gradients(
             "sample_weight weights the mean over samples; per_sample=True returns each sample's own "
             "gradient, so the two do not combine (multiply the per-sample gradients by your weights)"
         )
+    require_network(net, arrays=True)
+    if net._flat is None:  # parameters of another library: the article's algorithm, in it
+        return _array_gradients(net, X, Y, loss, per_sample, sample_weight)
     X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight, finite_targets=False)
     try:
         return _gradients(net, X, Y, loss, per_sample=per_sample, w=w, fused=fused, check=True, check_Y=True)
     except (MemoryError, TooLargeError):
         raise _out_of_memory(net, X.shape[0], per_sample) from None
+
+
+def _array_gradients(net: Any, X: Any, Y: Any, loss: str | Loss, per_sample: bool, sample_weight: Any) -> Gradients:
+    """:func:`gradients` of a network whose parameters are another library's arrays
+    (:class:`chainrule.arrays.ArrayNetwork`): :func:`chainrule.article.gradients`, in that library."""
+    from . import article
+
+    loss = get_loss(loss)
+    loss.check_output(net.g[net.L])
+    X = net.inputs(X)
+    Y = net.targets(Y, X.shape[0])
+    w = None if sample_weight is None else net.inputs(sample_weight[:, None], "sample_weight", 1)[:, 0]
+    bs = None if net.b is None else net.b.to_list()
+    g = article.gradients(net.W.to_list(), bs, net.g.to_list(), X, Y, loss, w, per_sample=per_sample)
+    trace = Trace(a=LayerList(g.a, first=0, name="a"), z=LayerList(g.z, first=1, name="z"))
+    return Gradients(
+        dW=LayerList(g.dW, first=1, name="dW"),
+        db=None if g.db is None else LayerList(g.db, first=1, name="db"),
+        C=float(g.C),
+        C0=g.C0,
+        dC0_da=None,  # type: ignore[arg-type]  (the article's path keeps delta, not dC0/da)
+        delta=LayerList(g.delta, first=1, name="delta"),
+        g_prime=None,
+        trace=trace,
+        per_sample=per_sample,
+        loss=loss,
+    )
 
 
 def _out_of_memory(net: Network, n: int, per_sample: bool, what: str = "a gradient") -> ChainruleError:
@@ -652,6 +682,9 @@ def cost(net: Network, X: Any, Y: Any, loss: str | Loss = "squared_error", *, sa
     >>> cost(net, [[1.0], [2.0]], [[0.0], [0.0]])   # ((1-0)^2 + (2-0)^2) / 2
     2.5
     """
+    require_network(net, arrays=True)
+    if net._flat is None:
+        return _array_gradients(net, X, Y, loss, False, sample_weight).C
     X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight)
     try:
         return _cost(net, X, Y, loss, w, check=True)

@@ -76,10 +76,16 @@ class _ParameterList(LayerList[np.ndarray]):
         np.copyto(old, new)
 
 
-def require_network(net: Any) -> None:
-    """The check at every public entry point that takes a network."""
+def require_network(net: Any, arrays: bool = False) -> None:
+    """The check at every public entry point that takes a network; ``arrays``: the entry point also
+    takes networks whose parameters are another library's arrays (:mod:`chainrule.arrays`)."""
     if not isinstance(net, Network):
         raise ChainruleError(f"net must be a chainrule Network, got {type(net).__name__}")
+    if not arrays and net._flat is None:
+        raise ChainruleError(
+            f"this computes on NumPy networks so far, and this one's parameters are {net.library} arrays: "
+            "net.to(numpy) gives the NumPy network (gradients, cost, forward and predict take it as it is)"
+        )
 
 
 def classes_of(a: np.ndarray) -> np.ndarray:
@@ -173,6 +179,15 @@ def _layer_list(value: Any, name: str, what: str, arrays: bool = False) -> list[
         f"{name} must be a list [{what}(1), ..., {what}(L)] of arrays, one per layer 1..L; "
         f"got {shown(value)} ({type(value).__name__})"
     )
+
+
+def _other_library(x: Any) -> bool:
+    """Whether ``x`` is an array of another library than NumPy (a tensor, a CuPy array, ...)."""
+    if isinstance(x, (np.ndarray, np.generic, list, tuple, int, float)):
+        return False
+    from array_api_compat import is_array_api_obj
+
+    return is_array_api_obj(x)
 
 
 def _as_weights(weights: Any, dtype: Any) -> list[np.ndarray]:
@@ -369,12 +384,20 @@ class Network:
 
         ``W^(l)`` has shape ``(n_l, n_{l-1})``. The arrays are copied: the caller's arrays are
         never changed by anything the network does. ``dtype`` defaults to the weights' own
-        float type (float32 stays float32), else float64.
+        float type (float32 stays float32), else float64. Arrays of another library than NumPy
+        (PyTorch tensors, CuPy, array-api-strict, ...) stay in it, on their device: see
+        :mod:`chainrule.arrays`.
 
         >>> net = Network.from_weights([[[1.0, 2.0]]], activation="identity")
         >>> net.sizes, net.predict([[3.0, 4.0]])
         ((2, 1), array([[11.]]))
         """
+        items = weights if isinstance(weights, (list, tuple)) else None
+        if items and _other_library(items[0]):
+            from .arrays import from_arrays
+
+            net = from_arrays(list(weights), None if biases is None else list(biases), activation, output_activation)
+            return net if dtype is None else net.copy(dtype)
         Ws = _as_weights(weights, dtype)
         sizes = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
         bs = None if biases is None else _as_biases(biases, sizes, Ws[0].dtype)
@@ -447,6 +470,17 @@ class Network:
             yield "W", l, self.W[l]
             if self.b is not None:
                 yield "b", l, self.b[l]
+
+    #: the library of the parameters' arrays
+    library = "numpy"
+
+    def to(self, like: Any, device: Any = None) -> Network:
+        """This network with its parameters in ``like``'s array library and on its device (``like``:
+        an array, or a namespace such as ``numpy`` or ``torch``; ``device`` overrides), a copy;
+        ``numpy`` gives a NumPy network. See :mod:`chainrule.arrays`."""
+        from .arrays import to_library
+
+        return to_library(self, like, device)
 
     def copy(self, dtype: Any = None) -> Network:
         """An independent copy (optionally in another dtype)."""

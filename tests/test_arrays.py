@@ -1,0 +1,93 @@
+"""Networks held as another library's arrays (chainrule.arrays): PyTorch tensors and
+array-api-strict arrays give NumPy's gradients (1e-10, float64) and come back in the caller's
+library; mixing libraries is a clear error; NumPy networks are unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.arrays import ArrayNetwork
+
+torch = pytest.importorskip("torch")
+strict = pytest.importorskip("array_api_strict")
+
+LIBRARIES = {
+    "torch": (lambda a: torch.tensor(np.asarray(a)), torch.Tensor, lambda r: r.detach().cpu().numpy()),
+    "array_api_strict": (lambda a: strict.asarray(np.asarray(a)), type(strict.asarray(1.0)), np.asarray),
+}
+
+
+@pytest.fixture(params=sorted(LIBRARIES))
+def library(request):
+    return LIBRARIES[request.param]
+
+
+@pytest.mark.parametrize(
+    "hidden,out,loss",
+    [("tanh", "softmax", "cross_entropy"), ("relu", "identity", "half_mse"), ("sigmoid", "sigmoid", "squared_error")],
+)
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
+def test_gradients_cost_and_predict_in_the_callers_library(library, hidden, out, loss, dtype, rtol):
+    make, kind, back = library
+    rng = np.random.default_rng(1)
+    net = cr.Network([4, 5, 3, 2], activation=hidden, output_activation=out, seed=2, dtype=dtype)
+    X = rng.normal(size=(6, 4)).astype(dtype)
+    Y = np.eye(2)[rng.integers(0, 2, 6)].astype(dtype) if out != "identity" else rng.normal(size=(6, 2)).astype(dtype)
+    theirs = cr.Network.from_weights(
+        [make(W) for W in net.W], [make(b) for b in net.b], activation=[hidden, hidden, out]
+    )
+    assert isinstance(theirs, ArrayNetwork) and theirs.dtype == np.dtype(dtype) and isinstance(theirs.W[1], kind)
+    for per_sample in (False, True):
+        ref = cr.gradients(net, X, Y, loss, per_sample=per_sample)
+        g = cr.gradients(theirs, make(X), make(Y), loss, per_sample=per_sample)
+        for l in (1, 2, 3):
+            assert isinstance(g.dW[l], kind) and isinstance(g.db[l], kind)
+            np.testing.assert_allclose(back(g.dW[l]), ref.dW[l], rtol=rtol, atol=rtol * 1e-2)
+            np.testing.assert_allclose(back(g.db[l]), ref.db[l], rtol=rtol, atol=rtol * 1e-2)
+        assert g.C == pytest.approx(ref.C, rel=rtol)
+    np.testing.assert_allclose(back(theirs.predict(make(X))), net.predict(X), rtol=rtol)
+    assert cr.cost(theirs, make(X), make(Y), loss) == pytest.approx(cr.cost(net, X, Y, loss), rel=rtol)
+
+
+def test_labels_sample_weights_and_the_article_example_on_torch():
+    net = cr.Network([3, 4, 3], activation="tanh", output_activation="softmax", seed=0)
+    X, y, w = np.random.default_rng(0).normal(size=(5, 3)), np.array([0, 2, 1, 1, 0]), np.arange(1.0, 6.0)
+    tn = net.to(torch)
+    g = cr.gradients(tn, torch.tensor(X), torch.tensor(y), "cross_entropy", sample_weight=torch.tensor(w))
+    ref = cr.gradients(net, X, y, "cross_entropy", sample_weight=w)
+    torch.testing.assert_close(g.dW[1], torch.tensor(ref.dW[1]), rtol=1e-10, atol=1e-13)
+    from chainrule.data import article_example
+
+    anet, x, yy = article_example()
+    e = cr.gradients(anet.to(torch), torch.tensor(x), torch.tensor(yy))
+    assert float(e.dW[2][1, 2]) == pytest.approx(cr.explain(anet, x, yy, 2, 1, 2).backprop, rel=1e-12)
+
+
+def test_to_and_back_and_save(tmp_path):
+    net = cr.Network([2, 3, 1], seed=0)
+    tn = net.to(torch.zeros(1, dtype=torch.float32))  # like=x: its library, device and dtype kind
+    assert tn.library == "torch" and str(tn.device) == "cpu" and tn.dtype == np.float64
+    assert "library=torch" in repr(tn)
+    back = tn.to(np)
+    assert type(back) is cr.Network and np.array_equal(back._flat, net._flat)
+    tn.save(tmp_path / "m.npz")
+    assert np.array_equal(cr.Network.load(tmp_path / "m.npz")._flat, net._flat)
+
+
+def test_mixing_libraries_or_numpy_only_functions_is_a_clear_error():
+    net = cr.Network([2, 3, 2], seed=0).to(torch)
+    X, Y = np.ones((1, 2)), np.zeros((1, 2))
+    with pytest.raises(cr.ChainruleError, match=r"X must be an array of the network's library \(torch\)"):
+        cr.gradients(net, X, Y)
+    with pytest.raises(cr.ChainruleError, match="computes on NumPy networks so far.*net.to\\(numpy\\)"):
+        cr.explain(net, torch.tensor(X), torch.tensor(Y), 2, 0, 1)
+    with pytest.raises(cr.ChainruleError, match="computes on NumPy networks so far"):
+        cr.fit(net, torch.tensor(X), torch.tensor(Y), verbose=0)
+    with pytest.raises(cr.ChainruleError, match="weights and biases must be arrays of one library"):
+        cr.Network.from_weights([torch.ones(3, 2), strict.ones((1, 3))])
+    with pytest.raises(cr.ChainruleError, match="must have shape \\(n_samples, 2\\)"):
+        cr.gradients(net, torch.ones(1, 3), torch.zeros(1, 2))
+    with pytest.raises(cr.ChainruleError, match="NaN or inf"):
+        cr.Network.from_weights([torch.tensor([[float("nan"), 1.0]])])
