@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import chainrule as cr
-from chainrule import _backend
+from chainrule.engine import backend as _backend
 
 settings.register_profile(
     "ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True

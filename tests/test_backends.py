@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule import _backend
 from chainrule.activations import Sigmoid
 from chainrule.data import load_dataset
+from chainrule.engine import backend as _backend
 
 HIDDEN = ["identity", "sigmoid", "tanh", "relu", {"name": "leaky_relu", "alpha": 0.2}, "softplus", "softmax"]
 OUTPUT_LOSS = [
@@ -165,7 +165,7 @@ def test_training_takes_the_same_steps_on_every_path():
 
 
 def test_the_compiled_exp_is_within_two_ulp_of_numpy():
-    from chainrule._kernels import exp
+    from chainrule.engine.kernels import exp
 
     x = np.concatenate([np.linspace(-745, 709.7, 20001), np.random.default_rng(0).normal(size=2000) * 30])
     got = np.array([exp(v) for v in x])
@@ -203,8 +203,8 @@ def test_kernels_that_fail_to_load_leave_numpy_with_a_warning(monkeypatch, error
     monkeypatch.setattr(_backend, "_kernels", None)
     monkeypatch.setattr(_backend, "_installed", True)
     monkeypatch.setattr(_backend, "_default", ["auto"])  # the process default
-    monkeypatch.delitem(sys.modules, "chainrule._kernels", raising=False)  # so that it is imported again
-    monkeypatch.delattr(cr, "_kernels", raising=False)
+    monkeypatch.delitem(sys.modules, "chainrule.engine.kernels", raising=False)  # so that it is imported again
+    monkeypatch.delattr(cr.engine, "kernels", raising=False)
     monkeypatch.setattr(builtins, "__import__", failing)
     with pytest.warns(RuntimeWarning, match=rf"kernels could not be loaded \({error}\); chainrule computes on NumPy"):
         g = cr.gradients(cr.Network([2, 3, 1], seed=0), [[0.5, -1.0]], [[1.0]])

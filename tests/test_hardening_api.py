@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule import _backend, _memory
+from chainrule import _memory
+from chainrule.engine import backend as _backend
 from chainrule.interop import from_sklearn
 from chainrule.optim import get_optimizer
 
@@ -547,7 +548,7 @@ def test_set_backend_sets_the_default_and_a_block_resets_to_it():
 # ---------------------------------------------------------------- item 18: one word when compiling
 def test_a_cold_kernel_cache_is_announced_once_on_stderr(tmp_path):
     code = (
-        "from chainrule import _backend\n"
+        "from chainrule.engine import backend as _backend\n"
         "assert _backend._load() and _backend._load()\n"  # loading twice: one line (compiling is left out: 12 s)
     )
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(Path(cr.__file__).parents[1])}

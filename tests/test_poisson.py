@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule import _backend
 from chainrule.activations import _LOG_MAX, Exp
+from chainrule.engine import backend as _backend
 from chainrule.losses import PoissonDeviance
 
 DTYPES = [np.float64, np.float32]

@@ -12,10 +12,10 @@ rule, in the notation of "Backpropagation explained, Part 4: Calculating the gra
 (2, 3)
 """
 
-from ._backend import backend, get_backend, set_backend
 from ._memory import release_memory
 from .activations import ACTIVATIONS, Activation, get_activation
 from .backprop import Gradients, cost, gradients
+from .engine.backend import backend, get_backend, set_backend
 from .errors import ChainruleError
 from .explain import Explanation, explain
 from .gradcheck import GradcheckResult, gradcheck

@@ -14,7 +14,7 @@ Each works in place on the flat vector ``p`` (``Network._flat``) with a gradient
 same layout, and folds in scikit-learn's L2 penalty: ``update(p, g, c, mask)`` steps along
 ``g + c mask p`` (``mask`` is 1 on the weights, 0 on the biases) and returns ``sum mask p^2`` before
 the step, the penalty's share of the loss. With numba that is one compiled pass over the vector
-(:func:`chainrule._kernels.adam_step`, :func:`~chainrule._kernels.sgd_step`); without, a handful
+(:func:`chainrule.engine.kernels.adam_step`, :func:`~chainrule.engine.kernels.sgd_step`); without, a handful
 of NumPy operations.
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._backend import optional_kernels
+from .engine.backend import optional_kernels
 
 
 def _penalize(p: np.ndarray, g: np.ndarray, c: float, mask: np.ndarray | None, tmp: np.ndarray) -> float:

@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 
 from . import _html
-from ._backend import Plan, compiled_outer_products, compiled_plan, kernels
 from ._memory import TooLargeError, buffer_length, carve, layer_views, out_of_memory, pad_of
 from ._memory import kept_workspaces as _spaces  # key -> [(workspace, what it holds, reference counts)]
 from ._validation import as_bool, as_inputs, as_sample_weight, as_targets, check_finite
+from .engine.backend import Plan, compiled_outer_products, compiled_plan, kernels
 from .errors import ChainruleError, shown
 from .layers import LayerList
 from .losses import Loss, get_loss
@@ -420,7 +420,7 @@ def _gradients(
     target always makes the cost non-finite).
 
     The fused mean gradient goes to the compiled kernel when the backend has it for this network
-    (:mod:`chainrule._backend`), everything else to NumPy. All arrays of the result are carved
+    (:mod:`chainrule.engine.backend`), everything else to NumPy. All arrays of the result are carved
     from one block of memory: one allocation per call, which the C allocator keeps for the next
     call instead of returning it to the operating system and faulting it back in page by page.
     The mean gradients are views of one vector in the order of :meth:`Network.parameters`. A

@@ -35,9 +35,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .activations import _LOG_MAX, ACTIVATIONS
-from .errors import ChainruleError, shown
-from .losses import LOSSES, Loss
+from ..activations import _LOG_MAX, ACTIVATIONS
+from ..errors import ChainruleError, shown
+from ..losses import LOSSES, Loss
+from .codes import ACTIVATION_CODES, LOSS_CODES
 
 
 def _numba_installed() -> bool:
@@ -48,16 +49,14 @@ def _numba_installed() -> bool:
 
 
 _installed = _numba_installed()  # looked up, not imported: importing numba takes 0.15 s
-_kernels: Any = None  # chainrule._kernels, imported on first use
+_kernels: Any = None  # chainrule.engine.kernels, imported on first use
 
 __all__ = ["BACKENDS", "backend", "get_backend", "set_backend"]
 
 BACKENDS = ("auto", "numba", "numpy")
 
 #: activation and loss names the compiled kernels know, with their codes for them (the one table:
-#: chainrule._kernels reads its constants from here)
-ACTIVATION_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "leaky_relu": 4, "softplus": 5, "softmax": 6}
-LOSS_CODES = {"squared_error": 0, "mse": 1, "cross_entropy": 2, "binary_cross_entropy": 3, "half_mse": 4}
+#: chainrule.engine.kernels reads its constants from here)
 
 #: ``n_samples x sum_l n_l n_(l-1)`` at or below which "auto" uses the compiled kernel. Up to
 #: here every matrix product of the kernel stays below OpenBLAS's threading threshold
@@ -119,7 +118,7 @@ def _load() -> bool:
     global _kernels, _installed
     if _kernels is None and _installed:
         try:
-            from . import _kernels as kernels_module
+            from . import kernels as kernels_module
         except Exception as exc:  # noqa: BLE001 - any failure here leaves the NumPy path, which always works
             _installed = False
             if _default[0] == "auto":

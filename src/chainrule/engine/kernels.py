@@ -19,7 +19,7 @@ with ``s_i = 1/n`` (the article's mean) or the normalised sample weights.
   pass each where NumPy makes several.
 * :func:`outer_products` writes per-sample gradients ``delta_i a_i^T``.
 
-This module imports numba; :mod:`chainrule._backend` imports it on first use, when numba is installed.
+This module imports numba; :mod:`chainrule.engine.backend` imports it on first use, when numba is installed.
 Everything here trusts its inputs (validated at the public edge): C-contiguous arrays of one
 float dtype, shapes that match ``sizes``.
 """
@@ -32,8 +32,8 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic, overload
 
-from ._backend import ACTIVATION_CODES, LOSS_CODES
-from ._memory import block_offsets
+from .._memory import block_offsets
+from .codes import ACTIVATION_CODES, LOSS_CODES
 
 __all__ = [
     "activate",
