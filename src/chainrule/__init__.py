@@ -12,6 +12,7 @@ rule, in the notation of "Backpropagation explained, Part 4: Calculating the gra
 (2, 3)
 """
 
+from . import arrays as _arrays  # noqa: F401 - registers networks of other array libraries with Network
 from ._memory import release_memory
 from .activations import ACTIVATIONS, Activation, get_activation
 from .backprop import Gradients, cost, gradients

@@ -21,7 +21,7 @@ from . import article
 from .activations import Activation
 from .errors import ChainruleError, shown
 from .layers import LayerList
-from .network import Network, Trace, _activations
+from .network import _OTHER_LIBRARIES, Network, Trace, _activations
 
 __all__ = ["ArrayNetwork", "to_library"]
 
@@ -194,3 +194,6 @@ def from_arrays(
     net = ArrayNetwork(Ws, bs, gs)
     net.check()
     return net
+
+
+_OTHER_LIBRARIES.update(from_arrays=from_arrays, to_library=to_library)

@@ -23,7 +23,7 @@ The cost ``C`` of ``n`` samples is the mean of their losses, and its gradient th
 This module is that and nothing else, written against the array API standard (the namespace
 ``xp`` of the arrays, by ``array_api_compat.array_namespace``): NumPy, PyTorch (on its device),
 CuPy, JAX, array-api-strict. It is the reference every faster path is tested against; the
-compiled and hybrid NumPy paths (:mod:`chainrule.backprop`, :mod:`chainrule.engine.kernels`) compute
+compiled and hybrid NumPy paths (:mod:`chainrule.engine`: ``paths``, ``kernels``) compute
 the same equations with workspaces and memory reuse, and this module imports none of them.
 Activations and losses bring their own namespace-generic steps (``g_xp``, ``backward_xp``,
 ``C0_xp``, ``dC0_da_xp``, ``fused_delta_xp``).

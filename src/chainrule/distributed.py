@@ -37,7 +37,7 @@ except ImportError as exc:  # pragma: no cover - the extra is missing
     raise ImportError("chainrule.distributed needs dask: pip install 'chainrule[dask]'") from exc
 
 from ._validation import as_bool, as_seed, as_targets
-from .backprop import _gradients
+from .engine.paths import _gradients
 from .errors import ChainruleError, shown
 from .layers import LayerList
 from .losses import Loss, get_loss

@@ -29,7 +29,8 @@ import numpy as np
 
 from . import _html
 from ._validation import as_bool, as_float, as_int
-from .backprop import _gradients, _prepare
+from .backprop import _prepare
+from .engine.paths import _gradients
 from .errors import ChainruleError, shown
 from .gradcheck import central_difference
 from .losses import Loss

@@ -19,7 +19,8 @@ import numpy as np
 
 from . import _html
 from ._validation import as_float, as_int, as_seed
-from .backprop import _cost, _gradients, _prepare
+from .backprop import _prepare
+from .engine.paths import _cost, _gradients
 from .errors import ChainruleError, shown
 from .losses import Loss
 from .network import Network

@@ -181,6 +181,12 @@ def _layer_list(value: Any, name: str, what: str, arrays: bool = False) -> list[
     )
 
 
+#: How networks of other array libraries are made: :mod:`chainrule.arrays` registers its
+#: ``from_arrays`` and ``to_library`` here when it is imported (``import chainrule`` does), so that
+#: this module, below it, never imports it.
+_OTHER_LIBRARIES: dict[str, Any] = {}
+
+
 def _other_library(x: Any) -> bool:
     """Whether ``x`` is an array of another library than NumPy (a tensor, a CuPy array, ...)."""
     if isinstance(x, (np.ndarray, np.generic, list, tuple, int, float)):
@@ -394,9 +400,9 @@ class Network:
         """
         items = weights if isinstance(weights, (list, tuple)) else None
         if items and _other_library(items[0]):
-            from .arrays import from_arrays
-
-            net = from_arrays(list(weights), None if biases is None else list(biases), activation, output_activation)
+            net = _OTHER_LIBRARIES["from_arrays"](
+                list(weights), None if biases is None else list(biases), activation, output_activation
+            )
             return net if dtype is None else net.copy(dtype)
         Ws = _as_weights(weights, dtype)
         sizes = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
@@ -478,9 +484,7 @@ class Network:
         """This network with its parameters in ``like``'s array library and on its device (``like``:
         an array, or a namespace such as ``numpy`` or ``torch``; ``device`` overrides), a copy;
         ``numpy`` gives a NumPy network. See :mod:`chainrule.arrays`."""
-        from .arrays import to_library
-
-        return to_library(self, like, device)
+        return _OTHER_LIBRARIES["to_library"](self, like, device)
 
     def copy(self, dtype: Any = None) -> Network:
         """An independent copy (optionally in another dtype)."""

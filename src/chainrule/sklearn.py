@@ -68,7 +68,8 @@ except ImportError as exc:  # pragma: no cover - the extra is missing
 from ._sklearn_solvers import AdamSolver, SGDSolver, _penalize
 from ._validation import all_finite, as_bool, as_float, as_int, as_sample_weight
 from .activations import ACTIVATIONS
-from .backprop import Gradients, _gradients, gradients, workspace
+from .backprop import Gradients, gradients
+from .engine.paths import _gradients, workspace
 from .errors import ChainruleError, shown, unknown_name
 from .explain import Explanation, explain
 from .interop import SKLEARN_ACTIVATIONS as _SKLEARN_ACTIVATIONS

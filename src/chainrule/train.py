@@ -33,7 +33,8 @@ import numpy as np
 from . import _html
 from ._files import as_path
 from ._validation import all_finite, as_bool, as_float, as_int, as_seed, check_finite
-from .backprop import Workspace, _gradients, _prepare, workspace
+from .backprop import _prepare
+from .engine.paths import Workspace, _gradients, workspace
 from .errors import ChainruleError, shown
 from .losses import LOSSES, Loss
 from .network import Network, classes_of, require_network
