@@ -6,12 +6,16 @@ from __future__ import annotations
 import contextlib
 import os
 
-import numpy as np
-import pytest
-from hypothesis import HealthCheck, settings
+# SciPy reads this when it is first imported: with it, scikit-learn's estimator checks also run
+# check_array_api_input (array-api-strict, and PyTorch on the CPU) on chainrule's estimators
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
-import chainrule as cr
-from chainrule.engine import backend as _backend
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+import chainrule as cr  # noqa: E402
+from chainrule.engine import backend as _backend  # noqa: E402
 
 settings.register_profile(
     "ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True

@@ -375,3 +375,30 @@ def test_the_numpy_solver_steps_agree_with_the_compiled_ones(solver):
     with cr.backend("numpy"):
         plain = MLPClassifier(**params).fit(X, y)
     _assert_same_model(compiled, plain, rtol=1e-9, atol=1e-12)
+
+
+def test_array_api_dispatch_everything_follows_X():
+    """With scikit-learn's array_api_dispatch, a model fitted on PyTorch tensors keeps its network,
+    coefs_ and intercepts_ as tensors (live views, on X's device) and predicts tensors; another
+    library's X is refused as scikit-learn's check_same_namespace does; partial_fit continues."""
+    torch = pytest.importorskip("torch")
+    from sklearn import config_context
+
+    X, y = _data("multiclass")
+    numpy_model = MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0).fit(X, y)
+    with config_context(array_api_dispatch=True):
+        model = MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0).fit(
+            torch.tensor(X), torch.tensor(y)
+        )
+        assert model.network_.library == "torch" and all(isinstance(c, torch.Tensor) for c in model.coefs_)
+        proba = model.predict_proba(torch.tensor(X))
+        assert isinstance(proba, torch.Tensor) and isinstance(model.predict(torch.tensor(X)), torch.Tensor)
+        np.testing.assert_allclose(proba.numpy(), numpy_model.predict_proba(X), rtol=1e-10)
+        model.coefs_[1][:] = 0  # live views: the model computes with them
+        model.intercepts_[1][:] = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)
+        expected = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64).softmax(0)
+        torch.testing.assert_close(model.predict_proba(torch.tensor(X)), expected.expand(len(X), 3))
+        with pytest.raises(ValueError, match=r"MLPClassifier.predict\(\): X must use the same namespace"):
+            model.predict(X)
+        model.partial_fit(torch.tensor(X), torch.tensor(y))
+        assert model.network_.library == "torch" and model.t_ == 21 * len(X)

@@ -130,13 +130,14 @@ def gradients(
         dW = [d[:, :, None] * a[:, None, :] for d, a in zip(deltas, as_[:-1])]  # (1) for each sample
         db = None if bs is None else list(deltas)
         return ArticleGradients(dW=dW, db=db, C=xp.mean(C0), C0=C0, z=zs, a=as_, delta=deltas)
-    n = X.shape[0]
-    s = (
-        xp.full((n, 1), 1 / n, dtype=X.dtype)
-        if sample_weight is None
-        else sample_weight[:, None] / xp.sum(sample_weight)
-    )
-    dW = [xp.matrix_transpose(s * d) @ a for d, a in zip(deltas, as_[:-1])]  # (4), s_i = 1/n or w_i / sum w
-    db = None if bs is None else [xp.sum(s * d, axis=0) for d in deltas]
-    C = xp.sum(s[:, 0] * C0)
+    if sample_weight is None:  # (4): the mean over the n samples
+        n = X.shape[0]
+        dW = [xp.matrix_transpose(d) @ a / n for d, a in zip(deltas, as_[:-1])]
+        db = None if bs is None else [xp.sum(d, axis=0) / n for d in deltas]
+        C = xp.mean(C0)
+    else:  # the weighted mean, s_i = w_i / sum_i w_i
+        s = sample_weight[:, None] / xp.sum(sample_weight)
+        dW = [xp.matrix_transpose(s * d) @ a for d, a in zip(deltas, as_[:-1])]
+        db = None if bs is None else [xp.sum(s * d, axis=0) for d in deltas]
+        C = xp.sum(s[:, 0] * C0)
     return ArticleGradients(dW=dW, db=db, C=C, C0=C0, z=zs, a=as_, delta=deltas)

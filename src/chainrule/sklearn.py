@@ -53,6 +53,7 @@ import numpy as np
 try:
     import scipy.optimize
     import scipy.sparse
+    from sklearn import get_config as sklearn_config
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, r2_score
@@ -107,6 +108,28 @@ def _validate(estimator: Any, *args: Any, **kwargs: Any) -> Any:
         if len(text) > 400:
             text = text[:300] + " ... " + text[-80:]
         raise (InputTypeError if isinstance(exc, TypeError) else ChainruleError)(text) from None
+
+
+def _other_library(X: Any) -> bool:
+    """Whether ``X`` is another array library's array (a tensor, ...) under scikit-learn's
+    ``array_api_dispatch``; without dispatch, scikit-learn's validation makes it NumPy."""
+    if isinstance(X, np.ndarray) or scipy.sparse.issparse(X) or not sklearn_config()["array_api_dispatch"]:
+        return False
+    from array_api_compat import is_array_api_obj
+
+    return is_array_api_obj(X)
+
+
+def _to_numpy(a: Any) -> Any:
+    """``a`` as a NumPy array (from the GPU, off autograd's graph), or as it is when not an array."""
+    if isinstance(a, np.ndarray) or scipy.sparse.issparse(a) or a is None:
+        return a
+    if hasattr(a, "detach"):
+        return a.detach().cpu().numpy()
+    try:
+        return np.from_dlpack(a)
+    except (TypeError, AttributeError, RuntimeError, BufferError):
+        return np.asarray(a)
 
 
 def _holds(values: Any, views: tuple[np.ndarray, ...]) -> bool:
@@ -440,6 +463,13 @@ class _BaseMLP(BaseEstimator):
     # ---------------------------------------------------------------- training
     def _fit(self, X: Any, y: Any, sample_weight: Any = None, incremental: bool = False) -> _BaseMLP:
         self._check_params()
+        # scikit-learn's array API dispatch: X of another library trains with NumPy's engine, and the
+        # fitted model then follows X (network, coefs_, intercepts_ in X's library and device)
+        like = X if _other_library(X) else None
+        if like is not None:
+            X, y = _to_numpy(X), _to_numpy(y)
+            sample_weight = None if sample_weight is None else _to_numpy(sample_weight)
+        self._back_to_numpy()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass)
         w_raw = None if sample_weight is None else self._sample_weight(sample_weight, X.shape[0])
@@ -462,7 +492,23 @@ class _BaseMLP(BaseEstimator):
             self._fit_stochastic(net, objective, X, Y, w_raw, incremental)
         else:
             self._fit_lbfgs(net, objective, X, Y, w_raw)
+        if like is not None:
+            self._follow(like)
         return self
+
+    def _follow(self, like: Any) -> None:
+        """Move the fitted model to ``like``'s array library and device (array API dispatch)."""
+        net = self._adopt(self._net().to(like))
+        if getattr(self, "_best_parameters", None) is not None:
+            self._best_parameters = net.xp.asarray(self._best_parameters, device=net.device)
+
+    def _back_to_numpy(self) -> None:
+        """A model that followed another library's X trains on NumPy again (partial_fit, warm_start)."""
+        cache = self.__dict__.get("_network_cache")
+        if cache is not None and cache[0]._flat is None and _holds(self.coefs_, cache[1]):
+            self._adopt(cache[0].to(np))
+            if getattr(self, "_best_parameters", None) is not None:
+                self._best_parameters = _to_numpy(self._best_parameters)
 
     @staticmethod
     def _sample_weight(sample_weight: Any, n: int) -> np.ndarray:
@@ -683,9 +729,29 @@ class _BaseMLP(BaseEstimator):
             raise ChainruleError(_NON_FINITE)
 
     # ---------------------------------------------------------------- prediction
-    def _forward(self, X: Any) -> np.ndarray:
-        """``a^(L)`` for validated ``X`` (dense or sparse)."""
+    def _same_namespace(self, X: Any, method: str) -> None:
+        """``X`` of the array library and device the model was fitted on (as scikit-learn's
+        ``check_same_namespace``), else a ValueError that says so."""
         net = self._net()
+        if net._flat is not None and not _other_library(X):
+            return
+        if net._flat is None and _other_library(X):
+            from array_api_compat import array_namespace, device
+
+            if array_namespace(X) is net.xp and device(X) == net.device:
+                return
+        fitted = "NumPy arrays" if net._flat is not None else f"{net.library} arrays on {net.device}"
+        raise ChainruleError(
+            f"{type(self).__name__}.{method}(): X must use the same namespace as the data the model was fitted "
+            f"on ({fitted}); got {type(X).__module__}.{type(X).__name__} (fit and predict under the same "
+            "scikit-learn array_api_dispatch setting, with arrays of one library and device)"
+        )
+
+    def _forward(self, X: Any) -> Any:
+        """``a^(L)`` for validated ``X`` (dense or sparse), in the network's array library."""
+        net = self._net()
+        if net._flat is None:  # the model followed another library's X: compute there
+            return net.predict(X)
         X = X.astype(net.dtype, copy=False)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if scipy.sparse.issparse(X):
@@ -696,9 +762,11 @@ class _BaseMLP(BaseEstimator):
                 return a1 if net.L == 1 else net._output(a1, start=2)[1]
             return net._output(X)[1]
 
-    def _check_input(self, X: Any) -> Any:
+    def _check_input(self, X: Any, method: str) -> Any:
         check_is_fitted(self, "coefs_")
-        return _validate(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=[np.float64, np.float32])
+        self._same_namespace(X, method)
+        dtype = None if _other_library(X) else [np.float64, np.float32]  # another library's X keeps its float dtype
+        return _validate(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=dtype)
 
     def _score_with_function(self, X: Any, y: Any, sample_weight: Any, score_function: Any) -> float:
         y_pred = self._predict(X, check_input=False)
@@ -725,7 +793,7 @@ class _BaseMLP(BaseEstimator):
         (softmax), ``binary_cross_entropy`` (logistic outputs), ``half_mse`` (the regressor's
         ``"squared_error"``), ``poisson``, or the regressor's own chainrule Loss.
         """
-        X = self._check_input(X)
+        X = self._check_input(X, "gradients")
         if scipy.sparse.issparse(X):
             X = X.toarray()
         return gradients(self._net(), X, self._targets_for(y), self._chainrule_loss(), per_sample=per_sample)
@@ -733,7 +801,7 @@ class _BaseMLP(BaseEstimator):
     def explain(self, X: Any, y: Any, layer: int, j: int, k: int | None = None, **kwargs: Any) -> Explanation:
         """:func:`chainrule.explain` for weight ``w_jk^(layer)`` (or bias ``b_j^(layer)`` with
         ``k=None``) of the fitted network: the article's three terms with ``X``'s numbers."""
-        X = self._check_input(X)
+        X = self._check_input(X, "explain")
         if scipy.sparse.issparse(X):
             X = X.toarray()
         return explain(self._net(), X, self._targets_for(y), layer, j, k, loss=self._chainrule_loss(), **kwargs)
@@ -741,6 +809,7 @@ class _BaseMLP(BaseEstimator):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True
         return tags
 
 
@@ -877,11 +946,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _predict(self, X: Any, check_input: bool = True) -> np.ndarray:
         if check_input:
-            X = self._check_input(X)
+            X = self._check_input(X, "predict")
         y_pred = self._forward(X)
         if self.n_outputs_ == 1:
-            y_pred = y_pred.ravel()
-        return self._label_binarizer.inverse_transform(y_pred)
+            y_pred = y_pred.ravel() if isinstance(y_pred, np.ndarray) else y_pred[:, 0]
+        if isinstance(y_pred, np.ndarray):
+            return self._label_binarizer.inverse_transform(y_pred)
+        labels = self._label_binarizer.inverse_transform(_to_numpy(y_pred))  # back in the model's library
+        net = self._net()
+        return net.xp.asarray(labels, device=net.device) if labels.dtype.kind in "biuf" else labels
 
     def predict(self, X: Any) -> np.ndarray:
         """The predicted class of each sample (an indicator matrix for multilabel)."""
@@ -892,16 +965,22 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, ``(n_samples, n_classes)`` in the order of ``classes_``."""
-        y_pred = self._forward(self._check_input(X))
-        if self.n_outputs_ == 1:
+        y_pred = self._forward(self._check_input(X, "predict_proba"))
+        if self.n_outputs_ != 1:
+            return y_pred
+        if isinstance(y_pred, np.ndarray):
             y_pred = y_pred.ravel()
-        if y_pred.ndim == 1:
             return np.vstack([1 - y_pred, y_pred]).T
-        return y_pred
+        xp = self._net().xp
+        return xp.concat([1 - y_pred, y_pred], axis=1)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """``log(predict_proba(X))``."""
+        check_is_fitted(self, "coefs_")
+        self._same_namespace(X, "predict_log_proba")
         y_prob = self.predict_proba(X)
+        if not isinstance(y_prob, np.ndarray):
+            return self._net().xp.log(y_prob)
         with np.errstate(divide="ignore"):
             return np.log(y_prob, out=y_prob)
 
@@ -1003,9 +1082,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _predict(self, X: Any, check_input: bool = True) -> np.ndarray:
         if check_input:
-            X = self._check_input(X)
+            X = self._check_input(X, "predict")
         y_pred = self._forward(X)
-        return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
+        if y_pred.shape[1] != 1:
+            return y_pred
+        return y_pred.ravel() if isinstance(y_pred, np.ndarray) else y_pred[:, 0]
 
     def predict(self, X: Any) -> np.ndarray:
         """The network's output for each sample (1-D for one output)."""
