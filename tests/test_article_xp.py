@@ -133,3 +133,20 @@ def test_a_numpy_only_custom_activation_works_on_numpy_and_says_so_elsewhere():
     np.testing.assert_allclose(g.dW[0], cr.gradients(net, X, Y).dW[1], rtol=1e-12)
     with pytest.raises(ChainruleError, match="Cube computes on NumPy arrays only"):
         article.gradients([strict.asarray(W) for W in net.W], None, list(net.g), strict.asarray(X), strict.asarray(Y))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_every_array_the_article_makes_is_on_the_inputs_device(weighted, per_sample):
+    """PyTorch's 'meta' device holds shapes without values: any array made without the inputs'
+    device (which would land on the CPU, and break CUDA) shows up here on a machine without a GPU."""
+    torch = pytest.importorskip("torch")
+    net = cr.Network([3, 4, 2], activation="tanh", output_activation="softmax", seed=0)
+    meta = {"device": "meta", "dtype": torch.float64}
+    Ws = [torch.empty(tuple(W.shape), **meta) for W in net.W]
+    bs = [torch.empty(tuple(b.shape), **meta) for b in net.b]
+    X, Y = torch.empty((5, 3), **meta), torch.empty((5, 2), **meta)
+    w = torch.empty((5,), **meta) if weighted and not per_sample else None
+    g = article.gradients(Ws, bs, list(net.g), X, Y, "cross_entropy", w, per_sample=per_sample)
+    for t in [g.C, g.C0, *g.dW, *g.db, *g.z, *g.a, *g.delta]:
+        assert t.device.type == "meta"
