@@ -260,7 +260,9 @@ def _sections(e: Explanation, t: Notation, max_samples: int) -> list[Section]:
 def _g_prime_template(e: Explanation, t: Notation) -> str | None:
     from .activations import ACTIVATIONS
 
-    cls = ACTIVATIONS[e.activation]
+    cls = ACTIVATIONS.get(e.activation)  # a custom activation (not in the registry) has no formula to show
+    if cls is None:
+        return None
     template = cls.g_prime_tex if isinstance(t, TexNotation) else cls.g_prime_text
     return template or None
 
