@@ -202,7 +202,7 @@ class Tanh(Activation):
     """``g(z) = tanh(z)``, ``g'(z) = 1 - tanh(z)^2 = 1 - a^2``."""
 
     name = "tanh"
-    g_prime_text = "1 - {a}^2"
+    g_prime_text = "1 - ({a})^2"
     g_prime_tex = r"1 - \left({a}\right)^2"
 
     def g(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
