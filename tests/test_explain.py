@@ -264,3 +264,11 @@ def test_a_custom_activation_is_explained_in_every_format():
     for text in (e.to_text(), e.to_markdown(), e.to_latex(), e.to_html()):
         assert "cube" in text or "g'" in text or "g^{" in text
     assert e.mean == pytest.approx(e.finite_difference, rel=1e-6)
+
+
+def test_a_hidden_weight_below_a_softmax_layer_writes_its_sum_with_delta():
+    """Layer l+1 softmax has no g'(z_m): the sum over it is written with dC0/dz_m, as its rows are."""
+    net = cr.Network([2, 3, 2], activation="sigmoid", output_activation="softmax", seed=0)
+    text = cr.explain(net, np.ones((1, 2)), np.array([1]), 1, 0, 1, loss="cross_entropy").to_text()
+    chain = text.split("Sample 0")[0]
+    assert "g'^(2)" not in chain and "sum_m w_{m,0}^(2) * dC0/dz_m^(2)" in chain

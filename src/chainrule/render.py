@@ -156,6 +156,8 @@ def _sections(e: Explanation, t: Notation, max_samples: int) -> list[Section]:
     if l == L:
         loss_template = e.loss.dC0_da_tex if isinstance(t, TexNotation) else e.loss.dC0_da_text
         first = loss_template.format(a=a_j, y=t.y(j), n=e.sizes[-1])
+    elif e.next_activation == "softmax":  # layer l+1's a_m depends on every z: its g' x dC0/da is delta_m
+        first = "(" + t.sum_m() + t.weight("m", j, l + 1) + t.times + t.d(t.C0(), t.node("z", "m", l + 1)) + ")"
     else:
         first = (
             "("
