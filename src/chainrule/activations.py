@@ -116,12 +116,14 @@ class Activation:
         return self.name
 
 
-def _numpy_only(g: Any, method: str, z: Any, numpy_way: Any) -> Any:
-    if isinstance(z, np.ndarray):
+def _numpy_only(owner: Any, method: str, x: Any, numpy_way: Any) -> Any:
+    """``numpy_way()`` for a NumPy ``x``; for another library's array, the error that ``owner`` (a
+    custom activation or loss) has no namespace-generic ``method``."""
+    if isinstance(x, np.ndarray):
         return numpy_way()
     raise ChainruleError(
-        f"{type(g).__name__} computes on NumPy arrays only (it defines no {method}); "
-        f"got {type(z).__module__}.{type(z).__name__}"
+        f"{type(owner).__name__} computes on NumPy arrays only (it defines no {method}); "
+        f"got {type(x).__module__}.{type(x).__name__}"
     )
 
 

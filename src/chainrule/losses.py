@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._validation import undefined_methods
-from .activations import _LOG_MAX, Activation, Exp, Sigmoid, Softmax, log_max
+from .activations import _LOG_MAX, Activation, Exp, Sigmoid, Softmax, _numpy_only, log_max
 from .errors import ChainruleError, shown, unknown_name
 
 __all__ = [
@@ -110,15 +110,6 @@ class Loss:
 
     def __hash__(self) -> int:
         return hash(self.name)
-
-
-def _numpy_only(loss: Any, method: str, a: Any, numpy_way: Any) -> Any:
-    if isinstance(a, np.ndarray):
-        return numpy_way()
-    raise ChainruleError(
-        f"{type(loss).__name__} computes on NumPy arrays only (it defines no {method}); "
-        f"got {type(a).__module__}.{type(a).__name__}"
-    )
 
 
 class SquaredError(Loss):
