@@ -148,7 +148,7 @@ def _array_gradients(net: Any, X: Any, Y: Any, loss: str | Loss, per_sample: boo
     return Gradients(
         dW=LayerList(g.dW, first=1, name="dW"),
         db=None if g.db is None else LayerList(g.db, first=1, name="db"),
-        C=float(g.C),
+        C=g.C,  # a 0-d array of the network's library: no copy from the device until Gradients.C is read
         C0=g.C0,
         dC0_da=None,  # type: ignore[arg-type]  (the article's path keeps delta, not dC0/da)
         delta=LayerList(g.delta, first=1, name="delta"),

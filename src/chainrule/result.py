@@ -38,7 +38,8 @@ class Gradients:
     db : LayerList of arrays, or None when the network has no biases
         ``dC/db^(l)``, shape ``(n_l,)`` (``(n_samples, n_l)`` per sample).
     C : float
-        The cost, the mean over the samples of ``C0`` (weighted mean with ``sample_weight``).
+        The cost, the mean over the samples of ``C0`` (weighted mean with ``sample_weight``). For a
+        network of another array library it is read from the device only when asked for.
     C0 : array, (n_samples,)
         Each sample's loss.
     dC0_da : LayerList, layers 1..L
@@ -66,9 +67,8 @@ class Gradients:
     one or to any of its arrays (:func:`chainrule.release_memory` lets the kept memory go).
     """
 
-    __slots__ = ("C", "per_sample", "loss", "_parts", "_make")
+    __slots__ = ("_C", "per_sample", "loss", "_parts", "_make")
 
-    C: float
     per_sample: bool
     loss: Loss
 
@@ -92,11 +92,17 @@ class Gradients:
         self, C: float, per_sample: bool, loss: Loss, parts: dict | None, make: Callable[[], dict] | None
     ) -> None:
         setattr_ = object.__setattr__
-        setattr_(self, "C", C)
+        setattr_(self, "_C", C)
         setattr_(self, "per_sample", per_sample)
         setattr_(self, "loss", loss)
         setattr_(self, "_parts", parts)
         setattr_(self, "_make", make)
+
+    @property
+    def C(self) -> float:
+        """The cost (a Python float; a GPU's 0-d result is copied to the host here, not before)."""
+        C = self._C
+        return C if type(C) is float else float(C)
 
     @classmethod
     def _deferred(cls, C: float, per_sample: bool, loss: Loss, make: Callable[[], dict]) -> Gradients:
