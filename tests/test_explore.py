@@ -378,3 +378,40 @@ def test_worksheet_from_the_page_api(article_server):
     status, sheet = _get(article_server, "/api/worksheet?problems=2&seed=4")
     assert sheet["name"] == "worksheet.md" and sheet["text"].count("## Problem") == 2
     assert _get(article_server, "/api/worksheet?problems=2&seed=4&format=pdf")[0] == 400
+
+
+def test_the_digit_picture_is_the_data_as_in_its_file_not_the_scaled_input(tmp_path):
+    """A model trained on standardised inputs explains the scaled rows but draws the file's own pixels."""
+    assert run_cli(["train", "--epochs", "1", "--quiet", "--out", str(tmp_path / "run")]) == 0
+    test = np.load(tmp_path / "run" / "test.npz")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chainrule",
+            "explore",
+            "--no-browser",
+            "--model",
+            str(tmp_path / "run" / "model.npz"),
+            "--data",
+            str(tmp_path / "run" / "test.npz"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        with urllib.request.urlopen(url.replace("/?token=", "/api/sample?i=3&token=")) as r:
+            sample = json.loads(r.read())
+    finally:
+        proc.send_signal(__import__("signal").SIGINT)
+        proc.communicate(timeout=20)
+    np.testing.assert_array_equal(sample["picture"], test["X"][3])
+    assert not np.allclose(sample["x"], test["X"][3])  # the network sees the scaled row
+
+
+def run_cli(argv):
+    from chainrule.cli import main
+
+    return main(argv)

@@ -186,7 +186,9 @@ def _explore(args: argparse.Namespace) -> int:
     else:
         net, X, Y, loss = _model_and_data(args)
         title = "the article's example" if args.model is None else os.path.basename(args.model)
-        session = Session(net, X, Y, loss, title=title, images=True)
+        # the inputs as in the data file, before the model's scaling, for the pictures of 8x8 / 28x28 inputs
+        raw = None if args.model is None else load_xy(args.data, net.sizes[0], args.target)[0]
+        session = Session(net, X, Y, loss, title=title, images=True, pictures=raw)
     server = ExploreServer(session, port=args.port)
     print(server.url, flush=True)  # the first line of standard output: scripts read it
     print("chainrule explore: serving on 127.0.0.1 only; Ctrl-C stops it", file=sys.stderr, flush=True)

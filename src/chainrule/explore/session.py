@@ -49,13 +49,26 @@ class Session:
         What the page calls this network (e.g. "the article's example").
     images : bool
         Whether the inputs are square images (digits: 8x8), drawn as such.
+    pictures : array, optional
+        The rows to draw as those images when ``X`` is scaled (the data as it was before the
+        model's input scaling); default ``X``.
     """
 
     def __init__(
-        self, net: Network, X: Any, Y: Any, loss: str, *, title: str = "", images: bool = False, lr: float = 0.5
+        self,
+        net: Network,
+        X: Any,
+        Y: Any,
+        loss: str,
+        *,
+        title: str = "",
+        images: bool = False,
+        lr: float = 0.5,
+        pictures: Any = None,
     ) -> None:
         X, Y, loss_, _ = _prepare(net, X, Y, loss)
         self.net, self.X, self.Y, self.loss = net, X, Y, loss_
+        self.pictures = X if pictures is None else np.asarray(pictures, dtype=np.float64).reshape(X.shape)
         self.title, self.images, self.lr = title, images, lr
         self.initial = net._flat.copy()
         self.steps = 0
@@ -94,7 +107,7 @@ class Session:
     def sample(self, i: Any) -> dict[str, Any]:
         """One sample's inputs and targets (for the sample picker and the digit image)."""
         i = as_int("sample", i, low=0, high=self.X.shape[0] - 1)
-        return {"sample": i, "x": self.X[i].tolist(), "y": self.Y[i].tolist()}
+        return {"sample": i, "x": self.X[i].tolist(), "y": self.Y[i].tolist(), "picture": self.pictures[i].tolist()}
 
     def _check_parameter(self, layer: Any, j: Any, k: Any) -> tuple[int, int, int | None]:
         net = self.net

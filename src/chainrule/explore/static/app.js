@@ -269,7 +269,7 @@ function drawCharts() {
 async function refresh() {
   state.net = await api("network");
   const sample = await api("sample", { i: state.sample });
-  state.x = sample.x;
+  state.x = sample.picture;
   $("sample-info").textContent = `of ${state.net.n_samples}`;
   $("sample").max = state.net.n_samples - 1;
   $("summary").textContent = `${state.net.title ? state.net.title + ": " : ""}layers ${state.net.sizes.join("-")}, loss ${state.net.loss}`;
