@@ -84,10 +84,46 @@ def test_mixing_libraries_or_numpy_only_functions_is_a_clear_error():
     with pytest.raises(cr.ChainruleError, match="computes on NumPy networks so far.*net.to\\(numpy\\)"):
         cr.explain(net, torch.tensor(X), torch.tensor(Y), 2, 0, 1)
     with pytest.raises(cr.ChainruleError, match="computes on NumPy networks so far"):
-        cr.fit(net, torch.tensor(X), torch.tensor(Y), verbose=0)
+        cr.gradcheck(net, torch.tensor(X), torch.tensor(Y))
     with pytest.raises(cr.ChainruleError, match="weights and biases must be arrays of one library"):
         cr.Network.from_weights([torch.ones(3, 2), strict.ones((1, 3))])
     with pytest.raises(cr.ChainruleError, match="must have shape \\(n_samples, 2\\)"):
         cr.gradients(net, torch.ones(1, 3), torch.zeros(1, 2))
     with pytest.raises(cr.ChainruleError, match="NaN or inf"):
         cr.Network.from_weights([torch.tensor([[float("nan"), 1.0]])])
+
+
+@pytest.mark.parametrize("optimizer", [cr.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01), cr.Adam(0.01)])
+def test_fit_in_another_library_trains_exactly_as_numpy(library, optimizer, tmp_path):
+    """The same loop, seed and optimizer: a network of tensors (or array-api-strict arrays) ends with
+    the NumPy network's weights and History, validation split and early stopping included."""
+    import copy
+
+    from chainrule.data import load_dataset
+
+    make, kind, back = library
+    X, y = load_dataset("iris")
+    X = (X - X.mean(0)) / X.std(0)
+    net = cr.Network([4, 6, 3], activation="tanh", output_activation="softmax", seed=0)
+    theirs = cr.Network.from_weights([make(W) for W in net.W], [make(b) for b in net.b], activation=["tanh", "softmax"])
+    kw = dict(
+        loss="cross_entropy", epochs=6, batch_size=16, seed=3, verbose=0, validation_fraction=0.2, early_stopping=2
+    )
+    h_ours = cr.fit(theirs, make(X), make(y), optimizer=copy.deepcopy(optimizer), checkpoint=tmp_path / "c.npz", **kw)
+    h_ref = cr.fit(net, X, y, optimizer=copy.deepcopy(optimizer), **kw)
+    assert isinstance(theirs.W[1], kind) and h_ours.status == h_ref.status
+    np.testing.assert_allclose(h_ours.loss, h_ref.loss, rtol=1e-12)
+    np.testing.assert_allclose(h_ours.val_loss, h_ref.val_loss, rtol=1e-12)
+    assert h_ours.accuracy == h_ref.accuracy and h_ours.val_accuracy == h_ref.val_accuracy
+    for l in (1, 2):
+        np.testing.assert_allclose(back(theirs.W[l]), net.W[l], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(cr.Network.load(tmp_path / "c.npz")._flat, net._flat, rtol=1e-10, atol=1e-13)
+
+
+def test_fit_in_another_library_keeps_the_last_finite_weights_when_it_diverges():
+    net = cr.Network([2, 3, 1], activation="identity", seed=0).to(torch)
+    X, Y = torch.tensor([[1e150, 1e150]], dtype=torch.float64), torch.tensor([[0.0]], dtype=torch.float64)
+    before = net._vector.clone()
+    h = cr.fit(net, X, Y, epochs=3, optimizer=cr.SGD(1.0), verbose=0)
+    assert h.status == "diverged" and torch.isfinite(net._vector).all()
+    torch.testing.assert_close(net._vector, before)

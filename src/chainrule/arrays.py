@@ -3,11 +3,12 @@ CuPy, JAX, array-api-strict, anything of the array API standard.
 
 ``Network.from_weights`` given such arrays, or ``net.to(like=x)``, makes an :class:`ArrayNetwork`:
 its ``W[l]`` and ``b[l]`` are arrays of that library on that device, and ``forward``,
-``predict``, :func:`chainrule.gradients` (mean or per sample) and :func:`chainrule.cost` take
-inputs of the same library and device and return results in it, computed by the article's
-algorithm (:mod:`chainrule.article`). Inputs of another library or device are a clear error, never
-a silent conversion. ``net.to(numpy)`` (or ``net.to(like=numpy_array)``) brings it back to a
-NumPy :class:`~chainrule.Network` and its fast paths.
+``predict``, :func:`chainrule.gradients` (mean or per sample), :func:`chainrule.cost` and
+:func:`chainrule.fit` (the same training loop, its optimizers stepping the network's parameter
+vector in that library) take inputs of the same library and device and return results in it,
+computed by the article's algorithm (:mod:`chainrule.article`). Inputs of another library or
+device are a clear error, never a silent conversion. ``net.to(numpy)`` (or
+``net.to(like=numpy_array)``) brings it back to a NumPy :class:`~chainrule.Network` and its fast paths.
 """
 
 from __future__ import annotations
@@ -54,9 +55,26 @@ class ArrayNetwork(Network):
         self.sizes = (int(Ws[0].shape[1]), *(int(W.shape[0]) for W in Ws))
         self.g = LayerList(gs, first=1, name="g")
         self._check_activations()
-        self.W = LayerList(Ws, first=1, name="W")
-        self.b = None if bs is None else LayerList(bs, first=1, name="b")
-        self._flat = None
+        # every parameter in one vector of the library, W[l] and b[l] its views (as NumPy networks
+        # have it): one operation steps them all, and the training loop keeps one copy of them
+        xp, where = self.xp, self.device
+        sizes = [tuple(W.shape) for W in Ws]
+        count = sum(r * c + (r if bs is not None else 0) for r, c in sizes)
+        self._vector = xp.zeros(count, dtype=Ws[0].dtype, device=where)
+        views_W, views_b, at = [], [], 0
+        for l, (r, c) in enumerate(sizes):
+            W = xp.reshape(self._vector[at : at + r * c], (r, c))
+            W[...] = Ws[l]
+            views_W.append(W)
+            at += r * c
+            if bs is not None:
+                b = self._vector[at : at + r]
+                b[...] = bs[l]
+                views_b.append(b)
+                at += r
+        self.W = LayerList(views_W, first=1, name="W")
+        self.b = None if bs is None else LayerList(views_b, first=1, name="b")
+        self._flat = None  # no NumPy vector: the NumPy-only functions refuse this network
 
     @property
     def library(self) -> str:  # type: ignore[override]
@@ -64,6 +82,16 @@ class ArrayNetwork(Network):
         return _library(self.W[1])
 
     # ------------------------------------------------------------------ what differs from NumPy's
+    def flat_gradient(self, dW: list[Any], db: list[Any] | None) -> Any:
+        """The gradients as one vector in the layout of the parameter vector (``W[1], b[1], W[2], ...``)."""
+        xp = self.xp
+        parts = []
+        for l, d in enumerate(dW):
+            parts.append(xp.reshape(d, (-1,)))
+            if db is not None:
+                parts.append(db[l])
+        return xp.concat(parts)
+
     @property
     def n_params(self) -> int:
         return sum(int(W.shape[0] * W.shape[1]) for W in self.W) + (

@@ -20,6 +20,7 @@ import weakref
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from ._validation import as_bool, as_float, as_int, as_numeric
 from .errors import ChainruleError, shown, unknown_name
@@ -161,8 +162,27 @@ class Optimizer:
         The same update rule as :meth:`step`, in a handful of operations instead of a few per
         array; the training loop uses it. Its state is separate from :meth:`step`'s.
         """
-        require_network(net)
+        require_network(net, arrays=True)
         self._bind(net)
+        if net._flat is None:  # a network of another array library: its own vector, its own operations
+            p = net._vector
+            if tuple(grad.shape) != tuple(p.shape):
+                raise ChainruleError(
+                    f"grad must be one vector of the network's {p.shape[0]} parameters; got shape {tuple(grad.shape)}"
+                )
+            if self.weight_decay:
+                mask = self._state.get(("decay", p.shape[0]))
+                if mask is None:
+                    mask = net.xp.zeros_like(p)  # 1 for weights, 0 for biases
+                    at = 0
+                    for l in range(1, net.L + 1):
+                        size = net.sizes[l] * net.sizes[l - 1]
+                        mask[at : at + size] = 1
+                        at += size + (net.sizes[l] if net.bias else 0)
+                    self._state[("decay", p.shape[0])] = mask
+                grad = grad + self.weight_decay * mask * p
+            self._update(("flat", 0), p, grad, self.current_lr)
+            return
         p = net._flat
         if not (isinstance(grad, np.ndarray) and grad.shape == p.shape and grad.dtype == p.dtype):
             grad = as_numeric("grad", grad, p.dtype)
@@ -231,7 +251,7 @@ class SGD(Optimizer):
             return
         v = self._state.get(key)
         if v is None:
-            v = self._state[key] = g.copy()
+            v = self._state[key] = g.copy() if isinstance(g, np.ndarray) else g + 0  # a fresh array in g's library
         else:
             v *= self.momentum
             v += g
@@ -264,9 +284,10 @@ class Adam(Optimizer):
         self.eps = _positive("eps", eps)
 
     def _update(self, key: tuple[str, int], p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        xp = np if isinstance(p, np.ndarray) else array_namespace(p)  # another library's vector: its operations
         state = self._state.get(key)
         if state is None:
-            state = self._state[key] = [np.zeros_like(p), np.zeros_like(p), 0]
+            state = self._state[key] = [xp.zeros_like(p), xp.zeros_like(p), 0]
         m, v, t = state
         t += 1
         state[2] = t
@@ -275,7 +296,7 @@ class Adam(Optimizer):
         v *= self.beta2
         v += (1 - self.beta2) * (g * g)
         m_hat = m / (1 - self.beta1**t)
-        denom = np.sqrt(v / (1 - self.beta2**t))
+        denom = xp.sqrt(v / (1 - self.beta2**t))
         denom += self.eps
         m_hat /= denom
         m_hat *= lr

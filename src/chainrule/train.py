@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from . import _html
 from ._files import as_path
@@ -36,7 +37,7 @@ from ._validation import all_finite, as_bool, as_float, as_int, as_seed, check_f
 from .backprop import _prepare
 from .engine.paths import Workspace, _gradients, workspace
 from .errors import ChainruleError, shown
-from .losses import LOSSES, Loss
+from .losses import LOSSES, Loss, get_loss
 from .network import Network, classes_of, require_network
 from .optim import SGD, Optimizer, get_optimizer
 
@@ -253,6 +254,25 @@ def _checkpoint(checkpoint: Any) -> Path | None:
 
 
 # ---------------------------------------------------------------- what both training loops share
+def _assign(target: Any, source: Any) -> None:
+    """``target[...] = source`` in place, for NumPy's vectors and other libraries' alike."""
+    if isinstance(target, np.ndarray):
+        np.copyto(target, source)
+    else:
+        target[...] = source
+
+
+def _clone(p: Any) -> Any:
+    return p.copy() if isinstance(p, np.ndarray) else array_namespace(p).asarray(p, copy=True)
+
+
+def _finite(p: Any) -> bool:
+    if isinstance(p, np.ndarray):
+        return all_finite(p)
+    xp = array_namespace(p)
+    return bool(xp.all(xp.isfinite(p)))
+
+
 class _Guard:
     """The last good weights and how training ended, shared by :func:`fit` and ``distributed.fit``.
 
@@ -262,9 +282,9 @@ class _Guard:
     """
 
     def __init__(self, net: Network, history: History, steps_per_epoch: int, restore_best: bool) -> None:
-        self.params = net._flat  # every weight and bias, as one vector
-        self.previous = self.params.copy()  # the weights the latest step started from
-        self.best = self.params.copy() if restore_best else None
+        self.params = net._flat if net._flat is not None else net._vector  # every weight and bias, as one vector
+        self.previous = _clone(self.params)  # the weights the latest step started from
+        self.best = _clone(self.params) if restore_best else None
         self.steps_per_epoch = steps_per_epoch
         self.history = history
         self.what: str | None = None  # what stopped training
@@ -280,7 +300,7 @@ class _Guard:
 
     def diverged(self, what: str, step: int, last_loss: float) -> None:
         """Put back the weights the latest step (number ``step``, whose loss ``last_loss`` was finite) started from."""
-        np.copyto(self.params, self.previous)
+        _assign(self.params, self.previous)
         self.history.status = "diverged"
         self.what = f"diverged: {what}"
         self.kept = (
@@ -292,7 +312,7 @@ class _Guard:
     def interrupted(self, where: str, done: int, pending: int) -> None:
         """Ctrl-C ``where``; ``done`` steps were made, and step ``pending`` (0: none) was under way."""
         if pending:
-            np.copyto(self.params, self.previous)  # a step cut in the middle: the weights before it
+            _assign(self.params, self.previous)  # a step cut in the middle: the weights before it
             done = pending - 1
         if self.history.status not in ("diverged", "interrupted"):
             self.history.status = "interrupted"
@@ -306,7 +326,7 @@ class _Guard:
     def improved(self, epoch: int) -> None:
         """``epoch`` is the best so far: keep its weights (before saying so, in case of Ctrl-C in between)."""
         if self.best is not None:
-            np.copyto(self.best, self.params)
+            _assign(self.best, self.params)
         self.history.best_epoch = epoch
 
     def epoch_loss(self, epoch: int, loss: float) -> None:
@@ -329,7 +349,7 @@ class _Guard:
         h = self.history
         kept = self.kept
         if self.best is not None and h.best_epoch is not None:
-            np.copyto(self.params, self.best)
+            _assign(self.params, self.best)
             kept = f"the weights of epoch {h.best_epoch} (the best)"
         if self.what is None:
             return
@@ -347,7 +367,7 @@ def _where(phase: int, epoch: int, b: int) -> str:
 
 def _save_checkpoint(net: Network, path: Path, loss: Loss, info: dict[str, Any]) -> None:
     """Write a checkpoint, never of non-finite weights."""
-    if all_finite(net._flat):
+    if _finite(net._flat if net._flat is not None else net._vector):
         net.save(path, loss=loss.name, info=info)
 
 
@@ -674,7 +694,7 @@ def fit(
     only. ``History.stopped`` says which weights were kept. An epoch loss that grows over 100-fold
     beyond its lowest value warns once (:class:`TrainingWarning`, also in ``History.warnings``).
     """
-    require_network(net)
+    require_network(net, arrays=True)
     n_epochs = _epochs(epochs)
     bs_arg = _batch_size(batch_size)
     opt = _optimizer(optimizer)
@@ -704,6 +724,27 @@ def fit(
     checkpoint_path = _checkpoint(checkpoint)
     every = as_int("checkpoint_every", checkpoint_every, low=1)
     verbose = _verbose(verbose)
+    if net._flat is None:  # parameters of another array library: the article's gradients, in it
+        return _fit_other_library(
+            net,
+            X,
+            Y,
+            loss,
+            n_epochs,
+            bs_arg,
+            opt,
+            shuffle,
+            rng,
+            validation_data,
+            validation_fraction,
+            patience,
+            min_delta,
+            restore_best,
+            cbs,
+            checkpoint_path,
+            every,
+            verbose,
+        )
     Xt, Yt, loss_, _ = _prepare(net, X, Y, loss)
     if checkpoint_path is not None and LOSSES.get(loss_.name) is None:
         raise ChainruleError(
@@ -774,6 +815,96 @@ def fit(
     )
 
 
+def _fit_other_library(
+    net: Any,
+    X: Any,
+    Y: Any,
+    loss: str | Loss,
+    epochs: int,
+    bs_arg: int | None,
+    opt: Optimizer,
+    shuffle: bool,
+    rng: np.random.Generator,
+    validation_data: Any,
+    validation_fraction: float | None,
+    patience: int | None,
+    min_delta: float,
+    restore_best: bool,
+    callbacks: list[Callback],
+    checkpoint: Path | None,
+    every: int,
+    verbose: int,
+) -> History:
+    """:func:`fit` for a network of another array library (:mod:`chainrule.arrays`): the same loop
+    (:func:`_train_loop`), each batch's gradient by :func:`chainrule.article.gradients` in that
+    library and on its device, the optimizer stepping the network's own parameter vector there."""
+    from . import article
+
+    loss_ = get_loss(loss)
+    loss_.check_output(net.g[net.L])
+    xp = net.xp
+    Xt = net.inputs(X)
+    Yt = net.targets(Y, Xt.shape[0])
+    Xv = Yv = None
+    if validation_fraction is not None:
+        n_val = int(round(Xt.shape[0] * validation_fraction))
+        if not 1 <= n_val < Xt.shape[0]:
+            raise ChainruleError(
+                f"validation_fraction {validation_fraction} of {Xt.shape[0]} samples leaves an empty part"
+            )
+        order = xp.asarray(rng.permutation(Xt.shape[0]), device=net.device)
+        Xv, Yv = xp.take(Xt, order[:n_val], axis=0), xp.take(Yt, order[:n_val], axis=0)
+        Xt, Yt = xp.take(Xt, order[n_val:], axis=0), xp.take(Yt, order[n_val:], axis=0)
+    elif validation_data is not None:
+        Xv = net.inputs(validation_data[0], "validation X")
+        Yv = net.targets(validation_data[1], Xv.shape[0])
+    classification = net.sizes[-1] > 1 and net.g[net.L].name == "softmax"
+    n = Xt.shape[0]
+    bs = n if bs_arg is None else min(bs_arg, n)
+    Ws, bs_, gs = net.W.to_list(), None if net.b is None else net.b.to_list(), net.g.to_list()
+    current: list[Any] = []
+
+    def batch(idx: np.ndarray) -> tuple[float, int]:
+        rows = xp.asarray(idx, device=net.device)
+        Xb, Yb = xp.take(Xt, rows, axis=0), xp.take(Yt, rows, axis=0)
+        g = article.gradients(Ws, bs_, gs, Xb, Yb, loss_)
+        current[:] = [net.flat_gradient(g.dW, g.db)]
+        right = xp.argmax(g.a[-1], axis=1) == xp.argmax(Yb, axis=1)
+        hits = int(xp.sum(xp.astype(right, xp.int64))) if classification else 0
+        return float(g.C), hits
+
+    def step() -> None:
+        opt.step_flat(net, current[0])
+
+    def validate() -> dict[str, float]:
+        g = article.gradients(Ws, bs_, gs, Xv, Yv, loss_)
+        row = {"val_loss": float(g.C)}
+        if classification:
+            row["val_accuracy"] = float(
+                xp.mean(xp.astype(xp.argmax(g.a[-1], axis=1) == xp.argmax(Yv, axis=1), Xv.dtype))
+            )
+        return row
+
+    return _train_loop(
+        net,
+        opt,
+        History(classification=classification),
+        n=n,
+        bs=bs,
+        epochs=epochs,
+        order=(lambda: rng.permutation(n)) if shuffle else (lambda: np.arange(n)),
+        batch=batch,
+        step=step,
+        validate=None if Xv is None else validate,
+        restore_best=restore_best,
+        min_delta=min_delta,
+        patience=patience,
+        checkpoint=None if checkpoint is None else (checkpoint, loss_, every),
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+
+
 def _train_loop(
     net: Network,
     opt: Optimizer,
@@ -827,13 +958,13 @@ def _train_loop(
                     last_loss = C
                     total += C * len(idx)
                     hits += right
-                    np.copyto(previous, params)
+                    _assign(previous, params)
                     pending = done_steps + 1
                     with np.errstate(over="ignore", invalid="ignore"):
                         step()
                     done_steps += 1
                     pending = 0
-                    if not all_finite(params):
+                    if not _finite(params):
                         guard.diverged(
                             f"a weight became NaN or inf in the step of epoch {epoch}, batch {b + 1}",
                             done_steps,
