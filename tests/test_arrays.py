@@ -84,7 +84,7 @@ def test_mixing_libraries_or_numpy_only_functions_is_a_clear_error():
     with pytest.raises(cr.ChainruleError, match="computes on NumPy networks so far.*net.to\\(numpy\\)"):
         cr.explain(net, torch.tensor(X), torch.tensor(Y), 2, 0, 1)
     with pytest.raises(cr.ChainruleError, match="computes on NumPy networks so far"):
-        cr.gradcheck(net, torch.tensor(X), torch.tensor(Y))
+        cr.explain(net, torch.tensor(X), torch.tensor(Y), 1, 0, 0)
     with pytest.raises(cr.ChainruleError, match="weights and biases must be arrays of one library"):
         cr.Network.from_weights([torch.ones(3, 2), strict.ones((1, 3))])
     with pytest.raises(cr.ChainruleError, match="must have shape \\(n_samples, 2\\)"):
@@ -127,3 +127,16 @@ def test_fit_in_another_library_keeps_the_last_finite_weights_when_it_diverges()
     h = cr.fit(net, X, Y, epochs=3, optimizer=cr.SGD(1.0), verbose=0)
     assert h.status == "diverged" and torch.isfinite(net._vector).all()
     torch.testing.assert_close(net._vector, before)
+
+
+def test_gradcheck_checks_the_librarys_own_backprop(library, monkeypatch):
+    make, _, _ = library
+    net = cr.Network([3, 4, 2], activation="tanh", output_activation="softmax", seed=0)
+    X, y = np.random.default_rng(0).normal(size=(5, 3)), np.array([0, 1, 1, 0, 1])
+    theirs = cr.Network.from_weights([make(W) for W in net.W], [make(b) for b in net.b], activation=["tanh", "softmax"])
+    assert cr.gradcheck(theirs, make(X), make(y), "cross_entropy").ok
+    from chainrule.activations import Tanh
+
+    monkeypatch.setattr(Tanh, "backward_xp", lambda self, z, a, d, xp: (1 - a) * d)  # a wrong derivative
+    result = cr.gradcheck(theirs, make(X), make(y), "cross_entropy")
+    assert not result.ok and result.max_rel_error > 1e-3

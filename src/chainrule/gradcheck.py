@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _html
 from ._validation import as_float, as_int, as_seed
-from .backprop import _prepare
+from .backprop import _prepare, gradients
 from .engine.paths import _cost, _gradients
 from .errors import ChainruleError, shown
 from .losses import Loss
@@ -142,6 +142,22 @@ def central_difference(
     return (c_plus - c_minus) / (2 * h)
 
 
+def _other_library_gradients(net: Network, X: Any, Y: Any, loss: Any, sample_weight: Any) -> tuple:
+    """For a network of another array library (:mod:`chainrule.arrays`): its own backprop's gradients
+    in float64 (the article's, in that library, brought to NumPy), and the NumPy copies of the network
+    and data whose central differences they are checked against."""
+    from .arrays import _to_numpy
+
+    net64 = net.copy(np.float64)
+    X, Y = net64.inputs(X), net64.targets(Y, net64.inputs(X).shape[0])
+    w = None if sample_weight is None else net64.inputs(sample_weight[:, None], "sample_weight", 1)[:, 0]
+    g = gradients(net64, X, Y, loss, sample_weight=w)
+    analytic = {("W", l): _to_numpy(g.dW[l]) for l in range(1, net.L + 1)}
+    if g.db is not None:
+        analytic.update({("b", l): _to_numpy(g.db[l]) for l in range(1, net.L + 1)})
+    return analytic, net64.to(np), _to_numpy(X), _to_numpy(Y), None if w is None else _to_numpy(w)
+
+
 def gradcheck(
     net: Network,
     X: Any,
@@ -156,6 +172,9 @@ def gradcheck(
     seed: int | np.random.Generator | None = 0,
 ) -> GradcheckResult:
     """Compare :func:`~chainrule.gradients` with central finite differences of the cost.
+
+    For a network of another array library (PyTorch, ...), the gradients checked are that library's
+    own (the article's algorithm on its arrays, in float64), against central differences of the cost.
 
     Parameters
     ----------
@@ -182,6 +201,9 @@ def gradcheck(
     >>> result.ok
     True
     """
+    analytic_of = None
+    if isinstance(net, Network) and net._flat is None:  # another array library: check its own backprop
+        analytic_of, net, X, Y, sample_weight = _other_library_gradients(net, X, Y, loss, sample_weight)
     X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight)
     if max_checks is not None:
         try:
@@ -202,7 +224,7 @@ def gradcheck(
 
     rows = []
     for name, l, p in net64.parameters():
-        analytic = (grads.dW if name == "W" else grads.db)[l]  # type: ignore[index]
+        analytic = (grads.dW if name == "W" else grads.db)[l] if analytic_of is None else analytic_of[name, l]  # type: ignore[index]
         flat_g = analytic.reshape(-1)
         idx = np.arange(p.size)
         if max_checks is not None and p.size > max_checks:
