@@ -1,5 +1,5 @@
 """The architecture as the folder shows it: the article's algorithm imports nothing of the engine,
-the engine's modules do not import each other in circles, and no new import circle appears."""
+and no module imports another that imports it back, directly or through others."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import chainrule
 
 ROOT = pathlib.Path(chainrule.__file__).parent
 
-#: circles left, each a module whose convenience methods call the module above it
-#: (``Explanation.to_text`` -> render, ``Network.save`` / ``load`` -> io)
-KNOWN_CIRCLES = {frozenset({"chainrule.explain", "chainrule.render"}), frozenset({"chainrule.io", "chainrule.network"})}
+#: circles left (none: a lower module's convenience methods, such as ``Explanation.to_text`` or
+#: ``Network.save``, call what the module above registers with it)
+KNOWN_CIRCLES: set[frozenset[str]] = set()
 
 
 def _modules() -> dict[str, pathlib.Path]:

@@ -13,6 +13,8 @@ rule, in the notation of "Backpropagation explained, Part 4: Calculating the gra
 """
 
 from . import arrays as _arrays  # noqa: F401 - registers networks of other array libraries with Network
+from . import io as _io  # noqa: F401 - registers saving and loading with Network
+from . import render as _render  # noqa: F401 - registers the text, Markdown and LaTeX of an Explanation
 from ._memory import release_memory
 from .activations import ACTIVATIONS, Activation, get_activation
 from .backprop import Gradients, cost, gradients

@@ -38,6 +38,11 @@ from .network import Network, require_network
 
 __all__ = ["Explanation", "Summand", "explain"]
 
+#: The text, Markdown and LaTeX renderings of an Explanation: :mod:`chainrule.render`, the module
+#: above this one, registers them when it is imported (``import chainrule`` does), so that this
+#: module never imports it.
+RENDERINGS: dict[str, Any] = {}
+
 
 @dataclass(frozen=True)
 class Summand:
@@ -156,21 +161,15 @@ class Explanation:
 
     def to_text(self, max_samples: int = 5) -> str:
         """Plain text: the symbolic chain rule, then the numbers for each sample, the mean and the checks."""
-        from .render import render_text
-
-        return render_text(self, max_samples)
+        return RENDERINGS["text"](self, max_samples)
 
     def to_markdown(self, max_samples: int = 5) -> str:
         """Markdown: the same content, with tables, ready to paste into notes."""
-        from .render import render_markdown
-
-        return render_markdown(self, max_samples)
+        return RENDERINGS["markdown"](self, max_samples)
 
     def to_latex(self, max_samples: int = 5, standalone: bool = True) -> str:
         """LaTeX (amsmath): a complete document that compiles as is, or only its body (``standalone=False``)."""
-        from .render import render_latex
-
-        return render_latex(self, max_samples, standalone)
+        return RENDERINGS["latex"](self, max_samples, standalone)
 
     def to_html(self, max_samples: int = 5) -> str:
         """A self-contained HTML block: the parameter, the chain rule in symbols, a table of the three

@@ -36,7 +36,7 @@ from .activations import ACTIVATIONS, get_activation
 from .data import Standardizer
 from .errors import ChainruleError, shown, unknown_name
 from .losses import LOSSES, get_loss
-from .network import Network, n_parameters, require_network
+from .network import _FILES, Network, n_parameters, require_network
 
 __all__ = ["FORMAT", "VERSION", "load_network", "load_network_and_metadata", "read_metadata", "save_network"]
 
@@ -393,3 +393,6 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     been checked against the network's input and output sizes.
     """
     return load_network_and_metadata(path)[1]
+
+
+_FILES.update(save=save_network, load=load_network)

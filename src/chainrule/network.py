@@ -182,6 +182,10 @@ def _layer_list(value: Any, name: str, what: str, arrays: bool = False) -> list[
     )
 
 
+#: How networks are saved and loaded: :mod:`chainrule.io`, above this module, registers its
+#: ``save_network`` and ``load_network`` here when it is imported (``import chainrule`` does).
+_FILES: dict[str, Any] = {}
+
 #: How networks of other array libraries are made: :mod:`chainrule.arrays` registers its
 #: ``from_arrays`` and ``to_library`` here when it is imported (``import chainrule`` does), so that
 #: this module, below it, never imports it.
@@ -498,16 +502,12 @@ class Network:
 
     def save(self, path: Any, *, loss: str | None = None, info: dict | None = None) -> Any:
         """Write the network to ``path`` (``.npz`` with JSON metadata), atomically; see :mod:`chainrule.io`."""
-        from .io import save_network
-
-        return save_network(self, path, loss=loss, info=info)
+        return _FILES["save"](self, path, loss=loss, info=info)
 
     @classmethod
     def load(cls, path: Any) -> Network:
         """Read a network written by :meth:`save`; a corrupt, edited or foreign file raises ChainruleError."""
-        from .io import load_network
-
-        return load_network(path)
+        return _FILES["load"](path)
 
     def check(self) -> None:
         """Raise :class:`ChainruleError` if any weight or bias is NaN or inf, naming the layer."""

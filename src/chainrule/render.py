@@ -8,15 +8,13 @@ product by hand to the digits shown.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ._validation import as_bool, as_int
 from .errors import ChainruleError
-
-if TYPE_CHECKING:
-    from .explain import Explanation
+from .explain import RENDERINGS, Explanation
 
 __all__ = ["render_latex", "render_markdown", "render_text"]
 
@@ -132,8 +130,6 @@ def _param(e: Explanation, t: Notation) -> str:
 
 def require_explanation(e: Any) -> None:
     """The check at the edge of every rendering and picture: ``e`` is an :class:`Explanation`."""
-    from .explain import Explanation
-
     if not isinstance(e, Explanation):
         raise ChainruleError(f"e must be an Explanation (from chainrule.explain); got {type(e).__name__}")
 
@@ -359,3 +355,6 @@ def _tex_escape(s: str) -> str:
     for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("^", r"\^{}"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#")):
         s = s.replace(a, b)
     return s
+
+
+RENDERINGS.update(text=render_text, markdown=render_markdown, latex=render_latex)
