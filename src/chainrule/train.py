@@ -725,87 +725,69 @@ def fit(
     every = as_int("checkpoint_every", checkpoint_every, low=1)
     verbose = _verbose(verbose)
     if net._flat is None:  # parameters of another array library: the article's gradients, in it
-        return _fit_other_library(
-            net,
-            X,
-            Y,
-            loss,
-            n_epochs,
-            bs_arg,
-            opt,
-            shuffle,
-            rng,
-            validation_data,
-            validation_fraction,
-            patience,
-            min_delta,
-            restore_best,
-            cbs,
-            checkpoint_path,
-            every,
-            verbose,
+        loss_, classification, n, batch, step, validate = _other_library_steps(
+            net, X, Y, loss, opt, rng, validation_data, validation_fraction
         )
-    Xt, Yt, loss_, _ = _prepare(net, X, Y, loss)
+    else:
+        Xt, Yt, loss_, _ = _prepare(net, X, Y, loss)
+        classification = _is_classification(Y, Yt)
+        Xv = Yv = None
+        if validation_fraction is not None:
+            held, kept = _validation_rows(Xt.shape[0], validation_fraction, rng)
+            Xv, Yv, Xt, Yt = Xt[held], Yt[held], Xt[kept], Yt[kept]
+        elif validation_data is not None:
+            try:
+                Xv, Yv, _, _ = _prepare(net, validation_data[0], validation_data[1], loss_)
+            except ChainruleError as exc:
+                raise ChainruleError(f"validation_data: {exc}") from None
+        check_finite("X", Xt)
+        if Xv is not None:
+            check_finite("validation X", Xv)
+        net.check()
+        n = Xt.shape[0]
+
+        spaces: dict[int, Workspace] = {}  # buffers per batch size, reused by every step
+        labels = classes_of(Yt) if classification else None  # each sample's class, for the accuracy
+        current: list[Workspace] = []  # the workspace of the batch whose gradient is computed
+
+        def batch(idx: np.ndarray) -> tuple[float, int]:
+            space = spaces.get(len(idx))
+            if space is None:
+                space = spaces[len(idx)] = workspace(net, len(idx))
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught by the loop
+                g = _gradients(
+                    net, Xt[idx], Yt[idx], loss_, per_sample=False, w=None, fused=True, out=space, teach=False
+                )
+            current[:] = [space]
+            a_L = space.za[-1][1]
+            hits = int(np.count_nonzero(classes_of(a_L) == labels[idx])) if labels is not None else 0
+            return g.C, hits
+
+        def step() -> None:
+            opt.step_flat(net, current[0].flat)
+
+        def validate() -> dict[str, float]:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught by the loop
+                r = evaluate(net, Xv, Yv, loss_)
+            return {"val_loss": r["loss"], **({"val_accuracy": r["accuracy"]} if classification else {})}
+
+        validate = None if Xv is None else validate  # type: ignore[assignment]
     if checkpoint_path is not None and LOSSES.get(loss_.name) is None:
         raise ChainruleError(
             f"checkpoint: a model file names its loss, and {shown(loss_.name)} ({type(loss_).__name__}) is not one "
             f"of chainrule's losses ({', '.join(sorted(LOSSES))}); train without a checkpoint and save the network"
         )
-    classification = _is_classification(Y, Yt)
-    Xv = Yv = None
-    if validation_fraction is not None:
-        n_val = int(round(Xt.shape[0] * validation_fraction))
-        if not 1 <= n_val < Xt.shape[0]:
-            raise ChainruleError(
-                f"validation_fraction {validation_fraction} of {Xt.shape[0]} samples leaves an empty part"
-            )
-        order = rng.permutation(Xt.shape[0])
-        Xv, Yv, Xt, Yt = Xt[order[:n_val]], Yt[order[:n_val]], Xt[order[n_val:]], Yt[order[n_val:]]
-    elif validation_data is not None:
-        try:
-            Xv, Yv, _, _ = _prepare(net, validation_data[0], validation_data[1], loss_)
-        except ChainruleError as exc:
-            raise ChainruleError(f"validation_data: {exc}") from None
-    check_finite("X", Xt)
-    if Xv is not None:
-        check_finite("validation X", Xv)
-    net.check()
-    n = Xt.shape[0]
-    bs = n if bs_arg is None else min(bs_arg, n)
-
-    spaces: dict[int, Workspace] = {}  # buffers per batch size, reused by every step
-    labels = classes_of(Yt) if classification else None  # each sample's class, for the accuracy
-    current: list[Workspace] = []  # the workspace of the batch whose gradient is computed
-
-    def batch(idx: np.ndarray) -> tuple[float, int]:
-        space = spaces.get(len(idx))
-        if space is None:
-            space = spaces[len(idx)] = workspace(net, len(idx))
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught by the loop
-            g = _gradients(net, Xt[idx], Yt[idx], loss_, per_sample=False, w=None, fused=True, out=space, teach=False)
-        current[:] = [space]
-        hits = int(np.count_nonzero(classes_of(space.za[-1][1]) == labels[idx])) if labels is not None else 0  # a^(L)
-        return g.C, hits
-
-    def step() -> None:
-        opt.step_flat(net, current[0].flat)
-
-    def validate() -> dict[str, float]:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught by the loop
-            r = evaluate(net, Xv, Yv, loss_)
-        return {"val_loss": r["loss"], **({"val_accuracy": r["accuracy"]} if classification else {})}
-
     return _train_loop(
         net,
         opt,
         History(classification=classification),
         n=n,
-        bs=bs,
+        bs=n if bs_arg is None else min(bs_arg, n),
         epochs=n_epochs,
         order=(lambda: rng.permutation(n)) if shuffle else (lambda: np.arange(n)),
         batch=batch,
         step=step,
-        validate=None if Xv is None else validate,
+        validate=validate,
         restore_best=restore_best,
         min_delta=min_delta,
         patience=patience,
@@ -815,29 +797,29 @@ def fit(
     )
 
 
-def _fit_other_library(
+def _validation_rows(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The rows held out for validation (a seeded random ``fraction`` of ``n``) and the rows kept to train on."""
+    n_val = int(round(n * fraction))
+    if not 1 <= n_val < n:
+        raise ChainruleError(f"validation_fraction {fraction} of {n} samples leaves an empty part")
+    order = rng.permutation(n)
+    return order[:n_val], order[n_val:]
+
+
+def _other_library_steps(
     net: Any,
     X: Any,
     Y: Any,
     loss: str | Loss,
-    epochs: int,
-    bs_arg: int | None,
     opt: Optimizer,
-    shuffle: bool,
     rng: np.random.Generator,
     validation_data: Any,
     validation_fraction: float | None,
-    patience: int | None,
-    min_delta: float,
-    restore_best: bool,
-    callbacks: list[Callback],
-    checkpoint: Path | None,
-    every: int,
-    verbose: int,
-) -> History:
-    """:func:`fit` for a network of another array library (:mod:`chainrule.arrays`): the same loop
-    (:func:`_train_loop`), each batch's gradient by :func:`chainrule.article.gradients` in that
-    library and on its device, the optimizer stepping the network's own parameter vector there."""
+) -> tuple[Loss, bool, int, Callable, Callable, Callable | None]:
+    """What :func:`fit`'s loop needs for a network of another array library (:mod:`chainrule.arrays`):
+    the loss, whether it classifies, the number of training rows, and ``batch`` (each batch's gradient
+    by :func:`chainrule.article.gradients`, in that library and on its device), ``step`` (the
+    optimizer steps the network's own parameter vector there) and ``validate`` (None without validation)."""
     from . import article
 
     loss_ = get_loss(loss)
@@ -847,20 +829,13 @@ def _fit_other_library(
     Yt = net.targets(Y, Xt.shape[0])
     Xv = Yv = None
     if validation_fraction is not None:
-        n_val = int(round(Xt.shape[0] * validation_fraction))
-        if not 1 <= n_val < Xt.shape[0]:
-            raise ChainruleError(
-                f"validation_fraction {validation_fraction} of {Xt.shape[0]} samples leaves an empty part"
-            )
-        order = xp.asarray(rng.permutation(Xt.shape[0]), device=net.device)
-        Xv, Yv = xp.take(Xt, order[:n_val], axis=0), xp.take(Yt, order[:n_val], axis=0)
-        Xt, Yt = xp.take(Xt, order[n_val:], axis=0), xp.take(Yt, order[n_val:], axis=0)
+        held, kept = (xp.asarray(r, device=net.device) for r in _validation_rows(Xt.shape[0], validation_fraction, rng))
+        Xv, Yv = xp.take(Xt, held, axis=0), xp.take(Yt, held, axis=0)
+        Xt, Yt = xp.take(Xt, kept, axis=0), xp.take(Yt, kept, axis=0)
     elif validation_data is not None:
         Xv = net.inputs(validation_data[0], "validation X")
         Yv = net.targets(validation_data[1], Xv.shape[0])
     classification = net.sizes[-1] > 1 and net.g[net.L].name == "softmax"
-    n = Xt.shape[0]
-    bs = n if bs_arg is None else min(bs_arg, n)
     Ws, bs_, gs = net.W.to_list(), None if net.b is None else net.b.to_list(), net.g.to_list()
     current: list[Any] = []
 
@@ -885,24 +860,7 @@ def _fit_other_library(
             )
         return row
 
-    return _train_loop(
-        net,
-        opt,
-        History(classification=classification),
-        n=n,
-        bs=bs,
-        epochs=epochs,
-        order=(lambda: rng.permutation(n)) if shuffle else (lambda: np.arange(n)),
-        batch=batch,
-        step=step,
-        validate=None if Xv is None else validate,
-        restore_best=restore_best,
-        min_delta=min_delta,
-        patience=patience,
-        checkpoint=None if checkpoint is None else (checkpoint, loss_, every),
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    return loss_, classification, Xt.shape[0], batch, step, None if Xv is None else validate
 
 
 def _train_loop(
