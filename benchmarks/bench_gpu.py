@@ -52,13 +52,13 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from bench_engine import Timing as RoundTimes  # the same rounds, median and spread as the CPU benchmark
 
 import chainrule as cr
 from chainrule import article
@@ -78,27 +78,11 @@ warnings.filterwarnings("ignore", message=".*lru_cache.*")
 
 
 @dataclass(frozen=True)
-class Timing:
-    """Seconds per gradient in each round of one contender's block, and its warm-up's seconds."""
+class Timing(RoundTimes):
+    """Seconds per gradient in each round of one contender's block (median, spread: bench_engine's),
+    and its warm-up's seconds."""
 
-    rounds: tuple[float, ...]
-    warmup: float
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.rounds)
-
-    @property
-    def low(self) -> float:
-        return min(self.rounds)
-
-    @property
-    def high(self) -> float:
-        return max(self.rounds)
-
-    def us_text(self) -> str:
-        """Microseconds: the median and the min-max spread."""
-        return f"{self.median * 1e6:.1f} ({self.low * 1e6:.1f}-{self.high * 1e6:.1f})"
+    warmup: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -128,7 +112,7 @@ class Clock:
         while (spent := self.calls(fn, number)) < 0.02 and number < 1 << 16:
             number *= 4
         number = max(1, int(self.min_time / self.rounds / (spent / number)))
-        return Timing(tuple(self.calls(fn, number) / number for _ in range(self.rounds)), warmup)
+        return Timing(tuple(self.calls(fn, number) / number for _ in range(self.rounds)), warmup=warmup)
 
 
 def problem(torch, sizes: list[int], batch: int, device: str):
