@@ -271,3 +271,15 @@ def assert_close_rel(actual, expected, rtol: float, what: str = "", atol: float 
     scale = max(np.abs(expected).max(initial=0.0), 1e-300)
     err = np.abs(actual - expected).max(initial=0.0) / scale
     assert err <= rtol + atol / scale, f"{what}: relative error {err:.3e} > {rtol:.1e}"
+
+
+class Cube(cr.Activation):
+    """A custom activation outside the registry, defined on NumPy only (``g(z) = z^3``, ``g' = 3 z^2``)."""
+
+    name = "cube"
+
+    def g(self, z, out=None):
+        return np.power(z, 3, out=out)
+
+    def g_prime(self, z, a):
+        return 3 * z * z

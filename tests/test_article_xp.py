@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import Cube
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule import article
-from chainrule.activations import Activation
 from chainrule.errors import ChainruleError
 
 strict = pytest.importorskip("array_api_strict")
@@ -118,15 +118,6 @@ def test_mixed_libraries_are_a_clear_error():
 
 
 def test_a_numpy_only_custom_activation_works_on_numpy_and_says_so_elsewhere():
-    class Cube(Activation):
-        name = "cube"
-
-        def g(self, z, out=None):
-            return np.power(z, 3, out=out)
-
-        def g_prime(self, z, a):
-            return 3 * z * z
-
     net = cr.Network([2, 3, 1], activation=[Cube(), "identity"], seed=0)
     X, Y = np.ones((2, 2)), np.zeros((2, 1))
     g = article.gradients(list(net.W), list(net.b), list(net.g), X, Y)

@@ -248,16 +248,7 @@ def test_every_activation_renders(act, loss):
 
 def test_a_custom_activation_is_explained_in_every_format():
     """An activation outside the registry has no g' formula to print; its explanation still renders."""
-    from chainrule.activations import Activation
-
-    class Cube(Activation):
-        name = "cube"
-
-        def g(self, z, out=None):
-            return np.power(z, 3, out=out)
-
-        def g_prime(self, z, a):
-            return 3 * z * z
+    from conftest import Cube
 
     net = cr.Network([2, 3, 1], activation=[Cube(), "identity"], seed=0)
     e = cr.explain(net, np.ones((1, 2)), np.zeros((1, 1)), 1, 0, 1)
