@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from ..explain import Explanation
-from ..render import TexNotation
+from ..render import TexNotation, _g_prime_template
 
 __all__ = ["derivation", "moved", "number", "rest", "summand"]
 
@@ -41,28 +41,6 @@ _d = _TEX.d
 
 def _w(l: int, j: int, k: int | None) -> str:
     return _TEX.node("b", str(j), l) if k is None else _TEX.weight(j, k, l)
-
-
-_G_PRIME = {
-    "sigmoid": r"a_{j}^{(l)}\left(1 - a_{j}^{(l)}\right)",
-    "tanh": r"1 - \left(a_{j}^{(l)}\right)^2",
-    "relu": r"[z_{j}^{(l)} > 0]",
-    "identity": "1",
-    "exp": r"e^{z_{j}^{(l)}}",
-}
-
-_DC0_DA = {
-    "squared_error": r"2\left(a_{j}^{(L)} - y_{j}\right)",
-    "mse": r"\frac{2}{n_L}\left(a_{j}^{(L)} - y_{j}\right)",
-    "half_mse": r"\frac{1}{n_L}\left(a_{j}^{(L)} - y_{j}\right)",
-    "binary_cross_entropy": r"\frac{a_{j}^{(L)} - y_{j}}{a_{j}^{(L)}\left(1 - a_{j}^{(L)}\right)}",
-    "cross_entropy": r"-\frac{y_{j}}{a_{j}^{(L)}}",
-    "poisson": r"1 - \frac{y_{j}}{a_{j}^{(L)}}",
-}
-
-
-def _at(template: str, l: int, j: int) -> str:
-    return template.replace("{j}", "{" + str(j) + "}").replace("{(l)}", "{(" + str(l) + ")}")
 
 
 def moved(l: int, j: int, k: int | None, before: float, lr: float, gradient: float, after: float) -> str:
@@ -94,12 +72,11 @@ def derivation(e: Explanation, every: Explanation) -> dict[str, Any]:
     lines: dict[str, Any] = {"symbol": w}
     if e.term2 is not None:
         lines["chain"] = rf"{_d('C_0', w)} = {_d('C_0', a)}\,{_d(a, z)}\,{_d(z, w)}"
-        first = (
-            _at(_DC0_DA.get(e.loss.name, _d("C_0", a)), L, j)
-            if l == L
-            else rf"\sum_m w_{{m,{j}}}^{{({l + 1})}}\,\delta_m^{{({l + 1})}}"
-        )
-        g_prime = _at(_G_PRIME.get(e.activation, rf"g'^{{({l})}}\left({z}\right)"), l, j)
+        # the formulas each activation and loss carries for explaining (render.py shows the same)
+        loss_tex = e.loss.dC0_da_tex.format(a=a, y=_TEX.y(j), n=e.sizes[-1]) if e.loss.dC0_da_tex else _d("C_0", a)
+        first = loss_tex if l == L else rf"\sum_m w_{{m,{j}}}^{{({l + 1})}}\,\delta_m^{{({l + 1})}}"
+        template = _g_prime_template(e, _TEX)
+        g_prime = _TEX.g_prime(l, z) if template is None else template.format(a=a, z=z, **e.activation_params)
         lines["formulas"] = rf"= {first} \cdot {g_prime} \cdot {third}"
         lines["numbers"] = rf"= {_p(e.term1[0])} \cdot {_p(e.term2[0])} \cdot {_p(e.term3[0])}"
     else:  # softmax: a_j depends on every z_m, the first two terms come as delta = sum_m dC0/da_m da_m/dz_j
@@ -108,11 +85,11 @@ def derivation(e: Explanation, every: Explanation) -> dict[str, Any]:
             rf"\delta_{{{j}}}^{{({l})}} = \sum_m {_d('C_0', f'a_m^{{({l})}}')}\,{_d(f'a_m^{{({l})}}', z)}"
         )
         shortcut = (
-            r"\quad (= a_{j}^{(L)} - y_{j}\ \text{for softmax with cross-entropy})"
+            rf"\quad (= {a} - {_TEX.y(j)}\ \text{{for softmax with cross-entropy}})"
             if e.loss.name == "cross_entropy"
             else ""
         )
-        lines["formulas"] = rf"= \delta_{{{j}}}^{{({l})}} \cdot {third}{_at(shortcut, l, j)}"
+        lines["formulas"] = rf"= \delta_{{{j}}}^{{({l})}} \cdot {third}{shortcut}"
         lines["numbers"] = rf"= {_p(e.delta[0])} \cdot {_p(e.term3[0])}"
     lines["product"] = rf"= {number(e.products[0])}"
     if e.hidden_sum:
