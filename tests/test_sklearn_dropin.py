@@ -402,3 +402,12 @@ def test_array_api_dispatch_everything_follows_X():
             model.predict(X)
         model.partial_fit(torch.tensor(X), torch.tensor(y))
         assert model.network_.library == "torch" and model.t_ == 21 * len(X)
+
+
+def test_partial_fit_after_new_coefs_of_another_shape_starts_a_fresh_solver():
+    X, y = _data("binary", n=40)
+    model = MLPClassifier((4,), random_state=0, solver="sgd").partial_fit(X, y, classes=[0, 1])
+    model.hidden_layer_sizes = (6,)
+    model.coefs_, model.intercepts_ = [np.zeros((6, 6)), np.zeros((6, 1))], [np.zeros(6), np.zeros(1)]
+    model.partial_fit(X, y)
+    assert model._optimizer.size == model.network_.n_params == 6 * 6 + 6 + 6 + 1

@@ -53,6 +53,7 @@ class SGDSolver:
         nesterov: bool = True,
         power_t: float = 0.5,
     ) -> None:
+        self.size = size  # the parameter vector it steps: a network of another size needs a fresh solver
         self.learning_rate_init = learning_rate_init
         self.learning_rate = float(learning_rate_init)
         self.lr_schedule = lr_schedule
@@ -120,6 +121,7 @@ class AdamSolver:
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
     ) -> None:
+        self.size = size  # the parameter vector it steps: a network of another size needs a fresh solver
         self.learning_rate_init = learning_rate_init
         self.learning_rate = float(learning_rate_init)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon

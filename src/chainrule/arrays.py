@@ -94,9 +94,7 @@ class ArrayNetwork(Network):
 
     @property
     def n_params(self) -> int:
-        return sum(int(W.shape[0] * W.shape[1]) for W in self.W) + (
-            sum(int(b.shape[0]) for b in self.b) if self.b else 0
-        )
+        return int(self._vector.shape[0])
 
     def check(self) -> None:
         xp = self.xp

@@ -523,7 +523,7 @@ class _BaseMLP(BaseEstimator):
     ) -> None:
         p = net._flat
         optimizer = getattr(self, "_optimizer", None)
-        if not incremental or optimizer is None or getattr(optimizer, "size", p.size) != p.size:
+        if not incremental or optimizer is None or optimizer.size != p.size:
             if self.solver == "sgd":
                 self._optimizer: SGDSolver | AdamSolver = SGDSolver(
                     p.size,
