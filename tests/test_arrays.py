@@ -9,6 +9,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.arrays import ArrayNetwork
+from chainrule.interop import to_torch
 
 torch = pytest.importorskip("torch")
 strict = pytest.importorskip("array_api_strict")
@@ -65,6 +66,43 @@ def test_labels_sample_weights_and_the_article_example_on_torch():
     assert float(e.dW[2][1, 2]) == pytest.approx(cr.explain(anet, x, yy, 2, 1, 2).backprop, rel=1e-12)
 
 
+@pytest.mark.parametrize(
+    "acts,loss,layer,j,k",
+    [
+        (["sigmoid", "sigmoid"], "squared_error", 2, 1, 2),  # the article's output-layer weight
+        (["tanh", "softmax"], "cross_entropy", 1, 2, 0),  # hidden, below a softmax layer
+        (["relu", "softmax"], "cross_entropy", 2, 1, None),  # a softmax layer's bias
+        (["leaky_relu", "identity"], "half_mse", 1, 0, None),  # a hidden bias
+    ],
+)
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_explain_computes_in_the_networks_library_and_says_what_numpy_says(
+    library, acts, loss, layer, j, k, dtype, rtol
+):
+    make, _, _ = library
+    rng = np.random.default_rng(3)
+    net = cr.Network([3, 4, 3], activation=acts[0], output_activation=acts[1], seed=5, dtype=dtype)
+    X = rng.normal(size=(4, 3)).astype(dtype)
+    Y = np.eye(3)[rng.integers(0, 3, 4)].astype(dtype)
+    bias = k is None
+    theirs = cr.Network.from_weights([make(W) for W in net.W], [make(b) for b in net.b], activation=acts)
+    for sample in (None, 2):
+        ref = cr.explain(net, X, Y, layer, j, k, loss=loss, bias=bias, sample=sample)
+        e = cr.explain(theirs, make(X), make(Y), layer, j, k, loss=loss, bias=bias, sample=sample)
+        assert e.samples == ref.samples and e.sizes == ref.sizes and e.weight == ref.weight
+        for name in ("term1", "term2", "term3", "delta", "products", "a", "z", "softmax_terms", "layer_dC0_da"):
+            mine, want = getattr(e, name), getattr(ref, name)
+            assert (mine is None) == (want is None), name
+            if want is not None:
+                assert isinstance(mine, np.ndarray), name  # an Explanation holds NumPy numbers to read
+                np.testing.assert_allclose(mine, want, rtol=rtol, atol=rtol * 1e-3, err_msg=name)
+        for mine, want in zip(e.hidden_sum, ref.hidden_sum):
+            np.testing.assert_allclose(mine.value, want.value, rtol=rtol, atol=rtol * 1e-3)
+        assert e.mean == pytest.approx(ref.mean, rel=rtol, abs=rtol * 1e-3)
+        assert e.backprop == pytest.approx(e.mean, rel=10 * rtol, abs=rtol * 1e-3)  # its library's fast path agrees
+        assert e.rel_error < 1e-6 and e.to_text()  # the finite difference, on a float64 NumPy copy
+
+
 def test_to_and_back_and_save(tmp_path):
     net = cr.Network([2, 3, 1], seed=0)
     tn = net.to(torch.zeros(1, dtype=torch.float32))  # like=x: its library, device and dtype kind
@@ -81,10 +119,10 @@ def test_mixing_libraries_or_numpy_only_functions_is_a_clear_error():
     X, Y = np.ones((1, 2)), np.zeros((1, 2))
     with pytest.raises(cr.ChainruleError, match=r"X must be an array of the network's library \(torch\)"):
         cr.gradients(net, X, Y)
-    with pytest.raises(cr.ChainruleError, match="computes on NumPy networks so far.*net.to\\(numpy\\)"):
-        cr.explain(net, torch.tensor(X), torch.tensor(Y), 2, 0, 1)
-    with pytest.raises(cr.ChainruleError, match="computes on NumPy networks so far"):
-        cr.explain(net, torch.tensor(X), torch.tensor(Y), 1, 0, 0)
+    with pytest.raises(cr.ChainruleError, match=r"X must be an array of the network's library \(torch\)"):
+        cr.explain(net, X, Y, 2, 0, 1)
+    with pytest.raises(cr.ChainruleError, match=r"computes on NumPy networks so far.*net.to\(numpy\).*explain"):
+        to_torch(net)
     with pytest.raises(cr.ChainruleError, match="weights and biases must be arrays of one library"):
         cr.Network.from_weights([torch.ones(3, 2), strict.ones((1, 3))])
     with pytest.raises(cr.ChainruleError, match="must have shape \\(n_samples, 2\\)"):

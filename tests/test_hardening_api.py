@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule import _memory
+from chainrule import _memory, article
 from chainrule.engine import backend as _backend
 from chainrule.interop import from_sklearn
 from chainrule.optim import get_optimizer
@@ -443,8 +443,12 @@ def test_a_memory_error_while_allocating_becomes_a_clear_error(monkeypatch):
         raise MemoryError(f"Unable to allocate {nbytes} bytes")
 
     monkeypatch.setattr(_memory, "_block", no_memory)
-    with pytest.raises(cr.ChainruleError, match=r"a gradient of 500 samples .*needs .* more than is free now"):
-        cr.gradients(cr.Network([4, 64, 3], seed=0), np.zeros((500, 4)), np.zeros((500, 3)), fused=False)
+    net, X, Y = cr.Network([4, 64, 3], seed=0), np.zeros((500, 4)), np.zeros((500, 3))
+    with pytest.raises(cr.ChainruleError, match=r"a gradient of 500 samples per sample .*needs .* more than is free"):
+        cr.gradients(net, X, Y, per_sample=True)
+    monkeypatch.setattr(article, "forward", lambda *args: no_memory(10**12, False))  # the explaining path's arrays
+    with pytest.raises(cr.ChainruleError, match=r"a gradient of 500 samples on .*needs .* more than is free now"):
+        cr.gradients(net, X, Y, fused=False)
 
 
 def test_memory_units():

@@ -35,13 +35,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from array_api_compat import array_namespace
+from array_api_compat import array_namespace, device
 
 from .activations import Activation
 from .errors import ChainruleError
 from .losses import Loss, get_loss
 
-__all__ = ["ArticleGradients", "backward", "forward", "gradients"]
+__all__ = ["ArticleGradients", "backward", "forward", "g_prime", "gradients"]
 
 
 def forward(Ws: Sequence[Any], bs: Sequence[Any] | None, gs: Sequence[Activation], X: Any) -> tuple[list, list]:
@@ -58,28 +58,50 @@ def forward(Ws: Sequence[Any], bs: Sequence[Any] | None, gs: Sequence[Activation
 
 
 def backward(
-    Ws: Sequence[Any], gs: Sequence[Activation], zs: Sequence[Any], as_: Sequence[Any], Y: Any, loss: Loss
-) -> list:
-    """``delta^(l)`` for ``l = L..1`` (returned in layer order 1..L): the loss's ``dC0/da^(L)``
-    times ``g'`` (or its stable shortcut, e.g. ``a - y`` for softmax with cross-entropy), then the
-    recursion (3), ``dC0/da^(l-1) = delta^(l) W^(l)``, layer by layer towards the input."""
+    Ws: Sequence[Any],
+    gs: Sequence[Activation],
+    zs: Sequence[Any],
+    as_: Sequence[Any],
+    Y: Any,
+    loss: Loss,
+    fused: bool = True,
+) -> tuple[list, list]:
+    """``(dC0_da, delta)``: ``dC0/da^(l)`` and ``delta^(l) = dC0/dz^(l)`` for ``l = L..1`` (returned in
+    layer order 1..L). At the output the loss gives ``dC0/da^(L)``, times ``g'`` (terms 1 x 2 of (1));
+    with ``fused`` its stable shortcut gives ``delta^(L)`` at once where there is one (``a - y`` for
+    softmax with cross-entropy) and ``dC0_da[L-1]`` is None. Then the recursion (3),
+    ``dC0/da^(l-1) = delta^(l) W^(l)``, layer by layer towards the input."""
     xp = array_namespace(Y, *Ws)
     L = len(Ws)
+    dC0_da: list[Any] = [None] * L
     deltas: list[Any] = [None] * L
-    delta = loss.fused_delta_xp(gs[-1], as_[L], Y, xp)
+    delta = loss.fused_delta_xp(gs[-1], as_[L], Y, xp) if fused else None
     if delta is None:
-        delta = gs[-1].backward_xp(zs[-1], as_[L], loss.dC0_da_xp(as_[L], Y, xp), xp)
+        dC0_da[L - 1] = loss.dC0_da_xp(as_[L], Y, xp)
+        delta = gs[-1].backward_xp(zs[-1], as_[L], dC0_da[L - 1], xp)
     deltas[L - 1] = delta
     for l in range(L - 1, 0, -1):  # l: the layer whose delta is computed next
-        dC0_da = deltas[l] @ Ws[l]  # (3): sum_j w_jk^(l+1) delta_j^(l+1)
-        deltas[l - 1] = gs[l - 1].backward_xp(zs[l - 1], as_[l], dC0_da, xp)
-    return deltas
+        dC0_da[l - 1] = deltas[l] @ Ws[l]  # (3): sum_j w_jk^(l+1) delta_j^(l+1)
+        deltas[l - 1] = gs[l - 1].backward_xp(zs[l - 1], as_[l], dC0_da[l - 1], xp)
+    return dC0_da, deltas
+
+
+def g_prime(g: Activation, z: Any, a: Any) -> Any:
+    """Term 2 of (1), ``da^(l)/dz^(l) = g'^(l)(z^(l))``, for explaining: of an elementwise activation
+    ``g'(z_j)`` per node, shape ``(n, n_l)`` (its backward step of ``dC0/da = 1``); of one that is not
+    (softmax) the Jacobian ``J[i, m, j] = da_m/dz_j`` of each sample, ``(n, n_l, n_l)``, whose row ``m``
+    is the backward step of the unit vector ``e_m``."""
+    xp = array_namespace(z, a)
+    if g.elementwise:
+        return g.backward_xp(z, a, xp.ones_like(z), xp)
+    eye = xp.eye(z.shape[1], dtype=z.dtype, device=device(z))
+    return xp.stack([g.backward_xp(z, a, xp.broadcast_to(eye[m, :], z.shape), xp) for m in range(z.shape[1])], axis=1)
 
 
 @dataclass(frozen=True)
 class ArticleGradients:
     """``dW[l-1] = dC/dW^(l)`` and ``db[l-1] = dC/db^(l)`` (None without biases), the cost ``C``,
-    each sample's ``C0``, and the forward pass's ``z``, ``a`` and the ``delta`` of every layer,
+    each sample's ``C0``, the forward pass's ``z`` and ``a``, and every layer's ``dC0_da`` and ``delta``,
     all arrays of the input's namespace and device. Lists are 0-based: position ``l - 1`` holds layer ``l``."""
 
     dW: list
@@ -88,6 +110,7 @@ class ArticleGradients:
     C0: Any
     z: list
     a: list
+    dC0_da: list
     delta: list
 
 
@@ -100,6 +123,7 @@ def gradients(
     loss: str | Loss = "squared_error",
     sample_weight: Any = None,
     per_sample: bool = False,
+    fused: bool = True,
 ) -> ArticleGradients:
     """The gradient of the cost over the samples (rows of ``X``, targets ``Y`` of shape
     ``(n, n_L)``) with respect to every weight and bias, by equations (2), (3) and (4).
@@ -107,7 +131,8 @@ def gradients(
     ``Ws``, ``bs``, ``X``, ``Y`` (and ``sample_weight``) must be arrays of one namespace and
     device; the results are too. ``sample_weight`` turns the mean (4) into the weighted mean
     ``sum_i w_i (...) / sum_i w_i``. ``per_sample=True`` keeps each sample's own gradient (1),
-    ``delta_i a_i^T``, with a leading sample axis, instead of the mean.
+    ``delta_i a_i^T``, with a leading sample axis, instead of the mean. ``fused=False`` computes
+    ``delta^(L)`` as terms 1 x 2 even where the loss has a shortcut, so that every ``dC0_da`` is kept.
 
     >>> import numpy as np, chainrule as cr
     >>> from chainrule.data import article_example
@@ -124,12 +149,12 @@ def gradients(
     if len(Ws) != len(gs) or (bs is not None and len(bs) != len(Ws)):
         raise ChainruleError(f"{len(Ws)} weight matrices need as many activations and biases; got {len(gs)}")
     zs, as_ = forward(Ws, bs, gs, X)
-    deltas = backward(Ws, gs, zs, as_, Y, loss)
+    dC0_da, deltas = backward(Ws, gs, zs, as_, Y, loss, fused)
     C0 = loss.C0_xp(as_[-1], Y, zs[-1], xp)
     if per_sample:
         dW = [d[:, :, None] * a[:, None, :] for d, a in zip(deltas, as_[:-1])]  # (1) for each sample
         db = None if bs is None else list(deltas)
-        return ArticleGradients(dW=dW, db=db, C=xp.mean(C0), C0=C0, z=zs, a=as_, delta=deltas)
+        return ArticleGradients(dW=dW, db=db, C=xp.mean(C0), C0=C0, z=zs, a=as_, dC0_da=dC0_da, delta=deltas)
     if sample_weight is None:  # (4): the mean over the n samples
         n = X.shape[0]
         dW = [xp.matrix_transpose(d) @ a / n for d, a in zip(deltas, as_[:-1])]
@@ -140,4 +165,4 @@ def gradients(
         dW = [xp.matrix_transpose(s * d) @ a for d, a in zip(deltas, as_[:-1])]
         db = None if bs is None else [xp.sum(s * d, axis=0) for d in deltas]
         C = xp.sum(s[:, 0] * C0)
-    return ArticleGradients(dW=dW, db=db, C=C, C0=C0, z=zs, a=as_, delta=deltas)
+    return ArticleGradients(dW=dW, db=db, C=C, C0=C0, z=zs, a=as_, dC0_da=dC0_da, delta=deltas)

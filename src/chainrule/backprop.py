@@ -91,8 +91,9 @@ def gradients(
         ``True`` (default): the fast path, with the stable softmax/cross-entropy,
         sigmoid/binary-cross-entropy and exp/poisson shortcut ``delta^(L) = a - y``; for a small network one
         compiled call when numba is installed (see :func:`chainrule.set_backend`). ``False``: the explaining
-        path, which keeps the three chain-rule factors ``dC0_da``, ``g_prime`` and ``trace.a``
-        as separate arrays; both give the same gradients.
+        path, the article's algorithm as written (:mod:`chainrule.article`), which keeps the three
+        chain-rule factors ``dC0_da``, ``g_prime`` and ``trace.a`` as separate arrays; both give the
+        same gradients.
 
     Returns
     -------
@@ -124,35 +125,48 @@ def gradients(
         )
     require_network(net, arrays=True)
     if net._flat is None:  # parameters of another library: the article's algorithm, in it
-        return _array_gradients(net, X, Y, loss, per_sample, sample_weight)
-    X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight, finite_targets=False)
+        return _array_gradients(net, X, Y, loss, per_sample, sample_weight, fused)
+    X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight, finite_targets=not fused)
     try:
+        if not fused:  # the explaining path: the article's algorithm, which keeps every chain-rule term
+            net._forward(X, check=True)  # NaN or inf met on the way is named, as the engine's passes name it
+            return _article_gradients(net, X, Y, loss, per_sample, w, fused)
         return _gradients(net, X, Y, loss, per_sample=per_sample, w=w, fused=fused, check=True, check_Y=True)
     except (MemoryError, TooLargeError):
         raise _out_of_memory(net, X.shape[0], per_sample) from None
 
 
-def _array_gradients(net: Any, X: Any, Y: Any, loss: str | Loss, per_sample: bool, sample_weight: Any) -> Gradients:
+def _array_gradients(
+    net: Any, X: Any, Y: Any, loss: str | Loss, per_sample: bool, sample_weight: Any, fused: bool = True
+) -> Gradients:
     """:func:`gradients` of a network whose parameters are another library's arrays
-    (:class:`chainrule.arrays.ArrayNetwork`): :func:`chainrule.article.gradients`, in that library."""
-    from . import article
-
+    (:class:`chainrule.arrays.ArrayNetwork`): its inputs checked, then the article's algorithm in that library."""
     loss = get_loss(loss)
     loss.check_output(net.g[net.L])
     X = net.inputs(X)
     Y = net.targets(Y, X.shape[0])
     w = None if sample_weight is None else net.inputs(sample_weight[:, None], "sample_weight", 1)[:, 0]
+    return _article_gradients(net, X, Y, loss, per_sample, w, fused)
+
+
+def _article_gradients(net: Any, X: Any, Y: Any, loss: Loss, per_sample: bool, w: Any, fused: bool) -> Gradients:
+    """:func:`chainrule.article.gradients` on checked inputs of the network's library, as a
+    :class:`Gradients`; ``fused=False`` adds every layer's ``g'`` (the explaining path)."""
+    from . import article
+
     bs = None if net.b is None else net.b.to_list()
-    g = article.gradients(net.W.to_list(), bs, net.g.to_list(), X, Y, loss, w, per_sample=per_sample)
+    gs = net.g.to_list()
+    g = article.gradients(net.W.to_list(), bs, gs, X, Y, loss, w, per_sample=per_sample, fused=fused)
     trace = Trace(a=LayerList(g.a, first=0, name="a"), z=LayerList(g.z, first=1, name="z"))
+    g_prime = None if fused else [article.g_prime(g_l, z, a) for g_l, z, a in zip(gs, g.z, g.a[1:])]
     return Gradients(
         dW=LayerList(g.dW, first=1, name="dW"),
         db=None if g.db is None else LayerList(g.db, first=1, name="db"),
-        C=g.C,  # a 0-d array of the network's library: no copy from the device until Gradients.C is read
+        C=g.C if net._flat is None else float(g.C),  # another library's 0-d array: read from the device when asked
         C0=g.C0,
-        dC0_da=None,  # type: ignore[arg-type]  (the article's path keeps delta, not dC0/da)
+        dC0_da=LayerList(g.dC0_da, first=1, name="dC0_da"),
         delta=LayerList(g.delta, first=1, name="delta"),
-        g_prime=None,
+        g_prime=None if g_prime is None else LayerList(g_prime, first=1, name="g_prime"),
         trace=trace,
         per_sample=per_sample,
         loss=loss,

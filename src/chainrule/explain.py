@@ -14,9 +14,10 @@ the article's squared error). For a hidden layer it is the "back" of backprop (P
 For a bias ``b_j^(l)`` the third term is ``dz_j^(l)/db_j^(l) = 1``. Over ``n`` samples the
 gradient is the mean of the per-sample products (the article's conclusion).
 
-:func:`explain` computes each of these numbers from the forward pass and the backward recursion,
-and checks the result twice: against the entry of the full backprop gradient, and against a
-central finite difference of the cost.
+:func:`explain` computes each of these numbers by the article's algorithm as written
+(:mod:`chainrule.article`, every chain-rule term kept), in the network's array library and on its
+device, and checks the result twice: against the entry of the fast path's gradient
+(:func:`~chainrule.gradients`), and against a central finite difference of the cost.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ import numpy as np
 
 from . import _html
 from ._validation import as_bool, as_float, as_int
-from .backprop import _prepare
-from .engine.paths import _gradients
+from .arrays import _to_numpy
+from .backprop import _article_gradients, _prepare, gradients
 from .errors import ChainruleError, shown
 from .gradcheck import central_difference
-from .losses import Loss
+from .losses import Loss, get_loss
 from .network import Network, require_network
 
 __all__ = ["Explanation", "Summand", "explain"]
@@ -285,6 +286,11 @@ class Explanation:
         return self.to_text()
 
 
+def _host(x: Any) -> np.ndarray:
+    """A NumPy copy of an array of any library and device (an Explanation's numbers are for reading)."""
+    return np.array(_to_numpy(x))
+
+
 def _check_index(name: str, value: Any, upper: int, what: str, unit: str = "nodes") -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise ChainruleError(f"{name} must be a whole number, got {shown(value)} ({type(value).__name__})")
@@ -311,8 +317,10 @@ def explain(
     Parameters
     ----------
     net : Network
+        A NumPy network, or one of another array library (:mod:`chainrule.arrays`): the terms are
+        computed in its library and on its device, and the Explanation holds NumPy copies of them.
     X, Y : arrays
-        One sample (1-D) or several (rows), as for :func:`~chainrule.gradients`.
+        One sample (1-D) or several (rows), as for :func:`~chainrule.gradients` (of the network's library).
     layer : int
         The article's layer number ``l``, ``1..L``.
     j : int
@@ -336,7 +344,7 @@ def explain(
     >>> bool(np.isclose(e.term1[0] * e.term2[0] * e.term3[0], e.backprop))
     True
     """
-    require_network(net)
+    require_network(net, arrays=True)
     L = net.L
     if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer)) or not 1 <= layer <= L:
         raise ChainruleError(
@@ -355,28 +363,41 @@ def explain(
         if k is None:
             raise ChainruleError(f"k (the node of layer {l - 1} the weight comes from) is needed to explain a weight")
         k = _check_index("k", k, net.sizes[l - 1], f"layer {l - 1}")
-    X, Y, loss, _ = _prepare(net, X, Y, loss)
-    rows = np.arange(X.shape[0])
+    if net._flat is None:  # another array library: its inputs, checked
+        loss = get_loss(loss)
+        loss.check_output(net.g[L])
+        X = net.inputs(X)
+        Y = net.targets(Y, X.shape[0])
+    else:
+        X, Y, loss, _ = _prepare(net, X, Y, loss)
+    rows = range(X.shape[0])
     if sample is not None:
         sample = _check_index("sample", sample, X.shape[0], "X", "samples")
         rows = rows[sample : sample + 1]
-        X, Y = X[rows], Y[rows]
+        X, Y = X[sample : sample + 1, ...], Y[sample : sample + 1, ...]
 
-    g = _gradients(net, X, Y, loss, per_sample=False, w=None, fused=False, check=True)
+    # the fast path's gradient first (its checked passes name any NaN or inf met on the way), then the
+    # article's algorithm with every chain-rule term kept, in the network's library and on its device;
+    # an Explanation holds its numbers to read as NumPy copies
+    fast = gradients(net, X, Y, loss)
+    g = _article_gradients(net, X, Y, loss, False, None, fused=False)
+    dC0_da, g_prime, delta = g.dC0_da, g.g_prime, g.delta
+    a_, z_ = g.trace.a, g.trace.z
     act = net.g[l]
-    term1 = g.dC0_da[l][:, j].copy()
+    term1 = _host(dC0_da[l][:, j])
     if act.elementwise:
-        term2 = g.g_prime[l][:, j].copy()  # type: ignore[index]
+        term2 = _host(g_prime[l][:, j])
         softmax_terms = layer_dC0_da = None
-        delta = term1 * term2
+        delta_j = term1 * term2
     else:
         term2 = None
-        softmax_terms = g.g_prime[l][:, :, j].copy()  # type: ignore[index]  # da_m/dz_j
-        layer_dC0_da = g.dC0_da[l].copy()
-        delta = np.einsum("nm,nm->n", layer_dC0_da, softmax_terms)
-    term3 = np.ones(X.shape[0], dtype=net.dtype) if k is None else g.trace.a[l - 1][:, k].copy()
-    products = delta * term3
+        softmax_terms = _host(g_prime[l][:, :, j])  # da_m/dz_j
+        layer_dC0_da = _host(dC0_da[l])
+        delta_j = np.einsum("nm,nm->n", layer_dC0_da, softmax_terms)
+    term3 = np.ones(X.shape[0], dtype=net.dtype) if k is None else _host(a_[l - 1][:, k])
+    products = delta_j * term3
 
+    Ws = tuple(_host(W) for W in net.W)
     hidden: list[Summand] = []
     if l < L:
         nxt = net.g[l + 1]
@@ -384,21 +405,23 @@ def explain(
             hidden.append(
                 Summand(
                     m=m,
-                    w=float(net.W[l + 1][m, j]),
-                    z=g.trace.z[l + 1][:, m].copy(),
-                    a=g.trace.a[l + 1][:, m].copy(),
-                    g_prime=g.g_prime[l + 1][:, m].copy() if nxt.elementwise else None,  # type: ignore[index]
-                    dC0_da=g.dC0_da[l + 1][:, m].copy(),
-                    delta=g.delta[l + 1][:, m].copy(),
+                    w=float(Ws[l][m, j]),  # w_mj^(l+1)
+                    z=_host(z_[l + 1][:, m]),
+                    a=_host(a_[l + 1][:, m]),
+                    g_prime=_host(g_prime[l + 1][:, m]) if nxt.elementwise else None,
+                    dC0_da=_host(dC0_da[l + 1][:, m]),
+                    delta=_host(delta[l + 1][:, m]),
                 )
             )
 
-    net64 = net.copy(np.float64)
-    X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
+    # the two checks: the entry of the fast path's gradient (the engine's, for a NumPy network), and a
+    # central difference of the cost on a float64 NumPy copy
+    backprop = float(fast.db[l][j]) if k is None else float(fast.dW[l][j, k])  # type: ignore[index]
+    net64 = net.to(np).copy(np.float64)
+    X64, Y64 = _host(X).astype(np.float64), _host(Y).astype(np.float64)
     a_prev64 = net64._forward(X64).a[l - 1]
     flat = j if k is None else j * net.sizes[l - 1] + k
     fd = central_difference(net64, a_prev64, Y64, loss, None, "b" if k is None else "W", l, flat, eps)
-    backprop = float(g.db[l][j]) if k is None else float(g.dW[l][j, k])  # type: ignore[index]
 
     return Explanation(
         layer=l,
@@ -406,26 +429,26 @@ def explain(
         k=k,
         L=L,
         sizes=net.sizes,
-        weight=float(net.b[l][j]) if k is None else float(net.W[l][j, k]),  # type: ignore[index]
+        weight=float(net64.b[l][j]) if k is None else float(net64.W[l][j, k]),  # type: ignore[index]
         activation=act.name,
         activation_params=act.params(),
         next_activation=net.g[l + 1].name if l < L else None,
         loss=loss,
         samples=tuple(int(r) for r in rows),
-        a=g.trace.a[l][:, j].copy(),
-        z=g.trace.z[l][:, j].copy(),
-        y=Y[:, j].copy() if l == L else None,
+        a=_host(a_[l][:, j]),
+        z=_host(z_[l][:, j]),
+        y=_host(Y[:, j]) if l == L else None,
         term1=term1,
         term2=term2,
         softmax_terms=softmax_terms,
         layer_dC0_da=layer_dC0_da,
         term3=term3,
-        delta=delta,
+        delta=delta_j,
         products=products,
         mean=float(products.mean()),
         backprop=backprop,
         finite_difference=float(fd),
         hidden_sum=tuple(hidden),
-        W=tuple(W.copy() for W in net.W),
-        dW=tuple(g.dW),
+        W=Ws,
+        dW=tuple(_host(dW) for dW in g.dW),
     )
