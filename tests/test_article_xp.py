@@ -141,3 +141,17 @@ def test_every_array_the_article_makes_is_on_the_inputs_device(weighted, per_sam
     g = article.gradients(Ws, bs, list(net.g), X, Y, "cross_entropy", w, per_sample=per_sample)
     for t in [g.C, g.C0, *g.dW, *g.db, *g.z, *g.a, *g.delta]:
         assert t.device.type == "meta"
+
+
+def test_a_librarys_own_sigmoid_is_the_formula():
+    """PyTorch's namespace has a one-kernel sigmoid, which the article's sigmoid uses; it is the
+    formula ``1 / (1 + e^-z)`` to an ulp or two, and both are 0 to within 1e-300 in the far left tail
+    (where the formula's cap leaves ~1e-308)."""
+    torch = pytest.importorskip("torch")
+    from array_api_compat import array_namespace
+
+    z = np.concatenate([np.linspace(-800, 800, 4001), [-1e300, 1e300, 0.0]])
+    own = cr.activations.Sigmoid().g_xp(torch.tensor(z), array_namespace(torch.tensor(z)))
+    formula = cr.activations.Sigmoid().g_xp(z, array_namespace(z))  # NumPy has none: the formula
+    assert hasattr(array_namespace(torch.tensor(z)), "sigmoid") and not hasattr(array_namespace(z), "sigmoid")
+    np.testing.assert_allclose(own.numpy(), formula, rtol=5e-16, atol=1e-300)

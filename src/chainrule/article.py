@@ -44,9 +44,12 @@ from .losses import Loss, get_loss
 __all__ = ["ArticleGradients", "backward", "forward", "g_prime", "gradients"]
 
 
-def forward(Ws: Sequence[Any], bs: Sequence[Any] | None, gs: Sequence[Activation], X: Any) -> tuple[list, list]:
-    """Equation (2) for every layer: ``(z, a)`` with ``z[l-1] = z^(l)`` and ``a[l] = a^(l)``, ``a[0] = X``."""
-    xp = array_namespace(X, *Ws)
+def forward(
+    Ws: Sequence[Any], bs: Sequence[Any] | None, gs: Sequence[Activation], X: Any, xp: Any = None
+) -> tuple[list, list]:
+    """Equation (2) for every layer: ``(z, a)`` with ``z[l-1] = z^(l)`` and ``a[l] = a^(l)``, ``a[0] = X``.
+    (``xp``: the arrays' namespace, when the caller has it already.)"""
+    xp = array_namespace(X, *Ws) if xp is None else xp
     zs, as_ = [], [X]
     for l, (W, g) in enumerate(zip(Ws, gs), start=1):
         z = as_[-1] @ xp.matrix_transpose(W)
@@ -65,13 +68,14 @@ def backward(
     Y: Any,
     loss: Loss,
     fused: bool = True,
+    xp: Any = None,
 ) -> tuple[list, list]:
     """``(dC0_da, delta)``: ``dC0/da^(l)`` and ``delta^(l) = dC0/dz^(l)`` for ``l = L..1`` (returned in
     layer order 1..L). At the output the loss gives ``dC0/da^(L)``, times ``g'`` (terms 1 x 2 of (1));
     with ``fused`` its stable shortcut gives ``delta^(L)`` at once where there is one (``a - y`` for
     softmax with cross-entropy) and ``dC0_da[L-1]`` is None. Then the recursion (3),
     ``dC0/da^(l-1) = delta^(l) W^(l)``, layer by layer towards the input."""
-    xp = array_namespace(Y, *Ws)
+    xp = array_namespace(Y, *Ws) if xp is None else xp
     L = len(Ws)
     dC0_da: list[Any] = [None] * L
     deltas: list[Any] = [None] * L
@@ -148,21 +152,22 @@ def gradients(
     loss = get_loss(loss)
     if len(Ws) != len(gs) or (bs is not None and len(bs) != len(Ws)):
         raise ChainruleError(f"{len(Ws)} weight matrices need as many activations and biases; got {len(gs)}")
-    zs, as_ = forward(Ws, bs, gs, X)
-    dC0_da, deltas = backward(Ws, gs, zs, as_, Y, loss, fused)
+    zs, as_ = forward(Ws, bs, gs, X, xp)
+    dC0_da, deltas = backward(Ws, gs, zs, as_, Y, loss, fused, xp)
     C0 = loss.C0_xp(as_[-1], Y, zs[-1], xp)
     if per_sample:
         dW = [d[:, :, None] * a[:, None, :] for d, a in zip(deltas, as_[:-1])]  # (1) for each sample
         db = None if bs is None else list(deltas)
         return ArticleGradients(dW=dW, db=db, C=xp.mean(C0), C0=C0, z=zs, a=as_, dC0_da=dC0_da, delta=deltas)
-    if sample_weight is None:  # (4): the mean over the n samples
-        n = X.shape[0]
-        dW = [xp.matrix_transpose(d) @ a / n for d, a in zip(deltas, as_[:-1])]
-        db = None if bs is None else [xp.sum(d, axis=0) / n for d in deltas]
+    # (4): each sample's share s_i of the mean, 1/n, or w_i / sum_i w_i for the weighted mean, applied
+    # to delta (n x n_l, the smallest array of the product), then summed over the samples
+    if sample_weight is None:
+        s = 1 / X.shape[0]
         C = xp.mean(C0)
-    else:  # the weighted mean, s_i = w_i / sum_i w_i
+    else:
         s = sample_weight[:, None] / xp.sum(sample_weight)
-        dW = [xp.matrix_transpose(s * d) @ a for d, a in zip(deltas, as_[:-1])]
-        db = None if bs is None else [xp.sum(s * d, axis=0) for d in deltas]
         C = xp.sum(s[:, 0] * C0)
+    shared = [s * d for d in deltas]
+    dW = [xp.matrix_transpose(sd) @ a for sd, a in zip(shared, as_[:-1])]
+    db = None if bs is None else [xp.sum(sd, axis=0) for sd in shared]
     return ArticleGradients(dW=dW, db=db, C=C, C0=C0, z=zs, a=as_, dC0_da=dC0_da, delta=deltas)
