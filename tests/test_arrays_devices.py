@@ -154,3 +154,28 @@ def test_inputs_of_another_device_or_library_are_a_clear_error(device):
             cr.cost(tn, X2, Yt)
         with pytest.raises(cr.ChainruleError, match=f"X {on}"):
             tn.predict(X2)
+
+
+def test_fit_explain_and_gradcheck_on_the_device(device):
+    """Training (Adam, a validation split), explaining a hidden weight below a softmax layer, and
+    the gradient check all compute on the device and agree with the NumPy network's."""
+    dtype, rtol = _precision(device)
+    make, back = _on(device)
+    rng = np.random.default_rng(4)
+    net = cr.Network([4, 6, 3], activation="tanh", output_activation="softmax", seed=1, dtype=dtype)
+    tn = net.to(torch.zeros(1, device=device))
+    X, y = rng.normal(size=(40, 4)).astype(dtype), rng.integers(0, 3, 40)
+    Xt, yt = make(X, dtype), torch.tensor(y, device=device)
+    e_ref = cr.explain(net, X[:5], y[:5], layer=1, j=2, k=0, loss="cross_entropy")
+    e = cr.explain(tn, Xt[:5], yt[:5], layer=1, j=2, k=0, loss="cross_entropy")
+    np.testing.assert_allclose(e.products, e_ref.products, rtol=rtol, atol=rtol * 1e-3)
+    assert e.mean == pytest.approx(e.backprop, rel=rtol) and e.rel_error < 1e-6
+    assert cr.gradcheck(tn, Xt[:8], yt[:8], "cross_entropy").ok
+    kw = dict(
+        loss="cross_entropy", optimizer="adam", epochs=3, batch_size=8, seed=2, verbose=0, validation_fraction=0.25
+    )
+    h = cr.fit(tn, Xt, yt, **kw)
+    h_ref = cr.fit(net, X, y, **kw)
+    np.testing.assert_allclose(h.loss, h_ref.loss, rtol=100 * rtol)
+    for l in (1, 2):
+        np.testing.assert_allclose(back(tn.W[l]), net.W[l], rtol=100 * rtol, atol=rtol)
