@@ -178,3 +178,28 @@ def test_gradcheck_checks_the_librarys_own_backprop(library, monkeypatch):
     monkeypatch.setattr(Tanh, "backward_xp", lambda self, z, a, d, xp: (1 - a) * d)  # a wrong derivative
     result = cr.gradcheck(theirs, make(X), make(y), "cross_entropy")
     assert not result.ok and result.max_rel_error > 1e-3
+
+
+def test_jax_arrays_compute_with_the_article_but_cannot_hold_a_network():
+    """JAX's arrays are immutable: the article's algorithm runs on them (under jax.jit too), while a
+    Network, which steps its parameters in place, refuses them clearly, however it is asked."""
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    from chainrule import article
+
+    net = cr.Network([3, 4, 2], activation="sigmoid", output_activation="softmax", seed=0, dtype=np.float32)
+    X, Y = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32), np.eye(2, dtype=np.float32)[[0, 1, 1, 0, 1]]
+    gs = list(net.g)
+    step = jax.jit(lambda Ws, bs, X, Y: article.gradients(Ws, bs, gs, X, Y, "cross_entropy").dW)
+    dW = step([jnp.asarray(W) for W in net.W], [jnp.asarray(b) for b in net.b], jnp.asarray(X), jnp.asarray(Y))
+    for l, d in enumerate(dW, start=1):
+        np.testing.assert_allclose(np.asarray(d), cr.gradients(net, X, Y, "cross_entropy").dW[l], rtol=1e-5, atol=1e-7)
+    for make in (
+        lambda: net.to(jnp),
+        lambda: net.to(jnp.zeros(2)),
+        lambda: cr.Network.from_weights([jnp.ones((2, 3))]),
+    ):
+        with pytest.raises(cr.ChainruleError, match="JAX arrays are immutable.*article.gradients"):
+            make()
+    with pytest.raises(cr.ChainruleError, match="like must be an array or an array library's namespace.*'cuda'"):
+        net.to("cuda")

@@ -13,10 +13,11 @@ device are a clear error, never a silent conversion. ``net.to(numpy)`` (or
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 import numpy as np
-from array_api_compat import array_namespace, device, is_numpy_namespace
+from array_api_compat import array_namespace, device, is_jax_namespace, is_numpy_namespace
 
 from . import article
 from .activations import Activation
@@ -179,16 +180,33 @@ def to_library(net: Network, like: Any, device_: Any = None) -> Network:
             return net.copy()
         values = [_to_numpy(W) for W in net.W], None if net.b is None else [_to_numpy(b) for b in net.b]
         return Network.from_weights(values[0], values[1], activation=net.g.to_list(), dtype=net.dtype)
-    xp = like if hasattr(like, "asarray") and not hasattr(like, "shape") else array_namespace(like)
+    namespace = isinstance(like, types.ModuleType) or (hasattr(like, "asarray") and not hasattr(like, "shape"))
+    try:
+        xp = like if namespace else array_namespace(like)
+    except TypeError:
+        raise ChainruleError(
+            f"like must be an array or an array library's namespace (numpy, torch, ...); got {shown(like)}"
+        ) from None
     if is_numpy_namespace(xp):
         return to_library(net, np)
-    where = device_ if device_ is not None else (None if not hasattr(like, "shape") else device(like))
+    _check_mutable(xp)
+    where = device_ if device_ is not None else (None if namespace else device(like))
     dtype = getattr(xp, net.dtype.name)
 
     def move(p: Any) -> Any:
         return xp.asarray(_to_numpy(p) if not isinstance(p, np.ndarray) else p, dtype=dtype, device=where, copy=True)
 
     return ArrayNetwork([move(W) for W in net.W], None if net.b is None else [move(b) for b in net.b], net.g.to_list())
+
+
+def _check_mutable(xp: Any) -> None:
+    """A network steps its parameters in place: JAX's arrays, which are immutable, cannot hold one."""
+    if is_jax_namespace(xp):
+        raise ChainruleError(
+            "JAX arrays are immutable, and a chainrule Network updates its parameters in place: it holds "
+            "NumPy, PyTorch, CuPy or array-api-strict arrays. chainrule.article.gradients(Ws, bs, gs, X, Y) "
+            "computes on JAX arrays as they are (and under jax.jit)"
+        )
 
 
 def _to_numpy(p: Any) -> np.ndarray:
@@ -207,6 +225,7 @@ def from_arrays(
         xp = array_namespace(*weights, *(biases or []))
     except TypeError as exc:
         raise ChainruleError(f"weights and biases must be arrays of one library: {exc}") from None
+    _check_mutable(xp)
     Ws = [xp.asarray(W, copy=True) for W in weights]
     for l, W in enumerate(Ws, start=1):
         if W.ndim != 2 or (l > 1 and W.shape[1] != Ws[l - 2].shape[0]):
