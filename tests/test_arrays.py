@@ -48,6 +48,9 @@ def test_gradients_cost_and_predict_in_the_callers_library(library, hidden, out,
             np.testing.assert_allclose(back(g.dW[l]), ref.dW[l], rtol=rtol, atol=rtol * 1e-2)
             np.testing.assert_allclose(back(g.db[l]), ref.db[l], rtol=rtol, atol=rtol * 1e-2)
         assert g.C == pytest.approx(ref.C, rel=rtol)
+        np.testing.assert_allclose(back(g.flat()), ref.flat(), rtol=rtol, atol=rtol * 1e-2)  # in their library
+        np.testing.assert_allclose(back(g.mean().dW[2]), ref.mean().dW[2], rtol=rtol, atol=rtol * 1e-2)
+        assert f"dtype {np.dtype(dtype).name}" in str(g._repr_html_())
     np.testing.assert_allclose(back(theirs.predict(make(X))), net.predict(X), rtol=rtol)
     assert cr.cost(theirs, make(X), make(Y), loss) == pytest.approx(cr.cost(net, X, Y, loss), rel=rtol)
 

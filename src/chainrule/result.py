@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from . import _html
 from .errors import ChainruleError, shown
@@ -167,15 +168,15 @@ class Gradients:
         """A summary as HTML: per layer the shapes of ``dW[l]`` and ``db[l]`` and their Frobenius
         norms (with ``per_sample``, the norms of the mean over the samples, :meth:`mean`); then the
         cost ``C``, the loss, the number of samples and whether the arrays are per sample."""
-        mean = self.mean()
+        mean, xp = self.mean(), array_namespace(self.dW[1])
         header: list[Any] = ["layer l", "dW[l] shape", _html.cat("‖dC/dW", _html.tag("sup", "(l)"), "‖")]
         if self.db is not None:
             header += ["db[l] shape", _html.cat("‖dC/db", _html.tag("sup", "(l)"), "‖")]
         rows = []
         for l in self.dW.layers():
-            row: list[Any] = [l, str(self.dW[l].shape), float(np.linalg.norm(mean.dW[l]))]
+            row: list[Any] = [l, str(tuple(self.dW[l].shape)), float(xp.linalg.vector_norm(mean.dW[l]))]
             if self.db is not None:
-                row += [str(self.db[l].shape), float(np.linalg.norm(mean.db[l]))]  # type: ignore[index]
+                row += [str(tuple(self.db[l].shape)), float(xp.linalg.vector_norm(mean.db[l]))]  # type: ignore[index]
             rows.append(row)
         n = self.C0.shape[0]
         kind = f"per sample, {n} samples (norms of their mean)" if self.per_sample else f"over {n} samples"
@@ -185,7 +186,7 @@ class Gradients:
                 "p",
                 "cost C = ",
                 _html.tag("strong", self.C),
-                f", loss {self.loss.name}, per_sample={self.per_sample}, dtype {self.dW[1].dtype.name}",
+                f", loss {self.loss.name}, per_sample={self.per_sample}, dtype {_dtype_name(self.dW[1])}",
             ),
         )
 
@@ -193,9 +194,10 @@ class Gradients:
         """Per-sample gradients reduced to their (unweighted) mean, the article's ``dC/dw``."""
         if not self.per_sample:
             return self
+        xp = array_namespace(self.dW[1])
         return Gradients(
-            dW=LayerList([d.mean(axis=0) for d in self.dW], first=1, name="dW"),
-            db=None if self.db is None else LayerList([d.mean(axis=0) for d in self.db], first=1, name="db"),
+            dW=LayerList([xp.mean(d, axis=0) for d in self.dW], first=1, name="dW"),
+            db=None if self.db is None else LayerList([xp.mean(d, axis=0) for d in self.db], first=1, name="db"),
             C=self.C,
             C0=self.C0,
             dC0_da=self.dC0_da,
@@ -207,16 +209,23 @@ class Gradients:
         )
 
     def flat(self) -> np.ndarray:
-        """All gradients in one vector, in :meth:`Network.parameters` order (per sample: one row each)."""
+        """All gradients in one vector, in :meth:`Network.parameters` order (per sample: one row each),
+        an array of the gradients' library and device."""
         parts = []
         for l in self.dW.layers():
             parts.append(self.dW[l])
             if self.db is not None:
                 parts.append(self.db[l])
+        xp = array_namespace(*parts)
         if self.per_sample:
             n = parts[0].shape[0]
-            return np.concatenate([p.reshape(n, -1) for p in parts], axis=1)
-        return np.concatenate([p.ravel() for p in parts])
+            return xp.concat([xp.reshape(p, (n, -1)) for p in parts], axis=1)
+        return xp.concat([xp.reshape(p, (-1,)) for p in parts])
+
+
+def _dtype_name(a: Any) -> str:
+    """``float32`` or ``float64``, whatever the library's dtype object calls itself."""
+    return str(a.dtype).rsplit(".", 1)[-1]  # numpy: float64; torch.float64; array_api_strict.float64
 
 
 def _parts(
