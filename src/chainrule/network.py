@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from . import _html
 from ._memory import TooLargeError, carve, human_count, out_of_memory, require_memory
@@ -92,7 +93,10 @@ def require_network(net: Any, arrays: bool = False) -> None:
 def classes_of(a: np.ndarray) -> np.ndarray:
     """The class of each row of outputs or one-hot targets: the node with the largest value, or for
     a single column, whether it is above 0.5."""
-    return (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
+    if isinstance(a, np.ndarray):
+        return (a[:, 0] > 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
+    xp = array_namespace(a)  # another library's outputs: its classes, on its device
+    return xp.astype(a[:, 0] > 0.5, xp.int64) if a.shape[1] == 1 else xp.argmax(a, axis=1)
 
 
 def parameter_views(flat: np.ndarray, sizes: Sequence[int], bias: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -530,7 +534,7 @@ class Network:
             g = self.g[l]
             params = ", ".join(f"{k}={v!r}" for k, v in g.params().items())
             shape_b = "" if self.b is None else f"({self.sizes[l]},)"
-            count = self.W[l].size + (0 if self.b is None else self.b[l].size)
+            count = self.sizes[l] * self.sizes[l - 1] + (0 if self.b is None else self.sizes[l])
             rows.append(
                 (l, self.sizes[l], f"{g.name}({params})" if params else g.name, str(self.W[l].shape), shape_b, count)
             )
