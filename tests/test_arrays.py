@@ -52,6 +52,10 @@ def test_gradients_cost_and_predict_in_the_callers_library(library, hidden, out,
         np.testing.assert_allclose(back(g.mean().dW[2]), ref.mean().dW[2], rtol=rtol, atol=rtol * 1e-2)
         assert f"dtype {np.dtype(dtype).name}" in str(g._repr_html_())
     np.testing.assert_allclose(back(theirs.predict(make(X))), net.predict(X), rtol=rtol)
+    ev, ev_ref = cr.evaluate(theirs, make(X), make(Y), loss), cr.evaluate(net, X, Y, loss)
+    assert ev.keys() == ev_ref.keys() and ev["loss"] == pytest.approx(ev_ref["loss"], rel=rtol)
+    if "confusion" in ev_ref:
+        assert np.array_equal(ev["confusion"], ev_ref["confusion"]) and ev["accuracy"] == ev_ref["accuracy"]
     classes = theirs.predict_classes(make(X))
     assert isinstance(classes, kind) and np.array_equal(back(classes), net.predict_classes(X))
     assert f"{net.n_params} parameters" in str(theirs._repr_html_())

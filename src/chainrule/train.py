@@ -373,8 +373,8 @@ def _save_checkpoint(net: Network, path: Path, loss: Loss, info: dict[str, Any])
 
 def _is_classification(Y_raw: Any, Y: np.ndarray) -> bool:
     """Class labels, or one-hot rows (or 0/1 targets for one output)."""
-    raw = np.asarray(Y_raw)
-    if raw.ndim == 1 and Y.shape[1] > 1:
+    ndim = Y_raw.ndim if hasattr(Y_raw, "ndim") else np.ndim(Y_raw)
+    if ndim == 1 and Y.shape[1] > 1:
         return True  # labels, made one-hot
     if Y.shape[1] == 1:
         return bool(np.isin(Y, (0, 1)).all())
@@ -395,10 +395,25 @@ def evaluate(net: Network, X: Any, Y: Any, loss: str | Loss = "squared_error") -
     >>> r["accuracy"], r["confusion"].tolist()
     (0.6666666666666666, [[1, 0], [1, 1]])
     """
-    Xv, Yv, loss_, _ = _prepare(net, X, Y, loss)
-    z, a = net._output(Xv, check=True)  # one forward pass serves the loss and the classes
-    with np.errstate(over="ignore"):  # a huge but finite loss may sum to inf: that is the answer, not a warning
-        out: dict[str, Any] = {"loss": float(loss_.C0(a, Yv, z).mean()), "n": Xv.shape[0]}
+    require_network(net, arrays=True)
+    if net._flat is None:  # another library: the pass and the loss computed there, the classes counted here
+        from .arrays import _to_numpy
+
+        loss_ = get_loss(loss)
+        loss_.check_output(net.g[net.L])
+        Xv = net.inputs(X)
+        Yl = net.targets(Y, Xv.shape[0])
+        trace, xp = net.forward(Xv), net.xp
+        out: dict[str, Any] = {
+            "loss": float(xp.mean(loss_.C0_xp(trace.output, Yl, trace.z[net.L], xp))),
+            "n": Xv.shape[0],
+        }
+        a, Yv = _to_numpy(trace.output), _to_numpy(Yl)  # (n, n_L): small beside the pass
+    else:
+        Xv, Yv, loss_, _ = _prepare(net, X, Y, loss)
+        z, a = net._output(Xv, check=True)  # one forward pass serves the loss and the classes
+        with np.errstate(over="ignore"):  # a huge but finite loss may sum to inf: that is the answer, not a warning
+            out = {"loss": float(loss_.C0(a, Yv, z).mean()), "n": Xv.shape[0]}
     if _is_classification(Y, Yv):
         pred, true, k = classes_of(a), classes_of(Yv), max(2, Yv.shape[1])
         confusion = np.zeros((k, k), dtype=np.int64)
