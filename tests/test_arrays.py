@@ -213,3 +213,30 @@ def test_jax_arrays_compute_with_the_article_but_cannot_hold_a_network():
             make()
     with pytest.raises(cr.ChainruleError, match="like must be an array or an array library's namespace.*'cuda'"):
         net.to("cuda")
+
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [lambda: cr.optim.SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01), lambda: cr.optim.Adam(lr=0.01)],
+)
+def test_a_hand_written_loop_steps_a_network_of_another_library_as_numpys(library, make_optimizer):
+    """``opt.step(net, g.dW, g.db)`` on the network's own arrays, in its library: the same steps as NumPy's."""
+    make, kind, back = library
+    rng = np.random.default_rng(0)
+    net = cr.Network([3, 5, 2], activation="tanh", seed=1)
+    theirs = net.to(make(np.zeros(1)))
+    X, Y = rng.normal(size=(8, 3)), rng.normal(size=(8, 2))
+    ours, ref = make_optimizer(), make_optimizer()
+    for _ in range(4):
+        g = cr.gradients(theirs, make(X), make(Y))
+        ours.step(theirs, g.dW, g.db)
+        g_ref = cr.gradients(net, X, Y)
+        ref.step(net, g_ref.dW, g_ref.db)
+    assert isinstance(theirs.W[1], kind)
+    np.testing.assert_allclose(back(theirs.flat_gradient(list(theirs.W), list(theirs.b))), net._flat, rtol=1e-12)
+    with pytest.raises(cr.ChainruleError, match=r"dW\[1\] must be an array of the network's library"):
+        ours.step(theirs, {1: np.zeros((5, 3)), 2: np.zeros((2, 5))}, g.db)
+    with pytest.raises(
+        cr.ChainruleError, match=r"db\[2\] must have the shape of layer 2's parameters \(2,\); got \(3,\)"
+    ):
+        ours.step(theirs, g.dW, {1: g.db[1], 2: make(np.zeros(3))})

@@ -135,21 +135,26 @@ class ArrayNetwork(Network):
         """``X`` checked: an array of this network's library and device, a float or integer dtype
         (cast to the network's), 2-D ``(n, width)`` (1-D: one sample)."""
         xp, width = self.xp, self.sizes[0] if width is None else width
-        try:
-            array_namespace(X, self.W[1])
-        except TypeError:
-            raise ChainruleError(
-                f"{what} must be an array of the network's library ({_library(self.W[1])}) on its device "
-                f"({self.device}); got {type(X).__module__}.{type(X).__name__} "
-                "(convert it, or the network with net.to(like=...))"
-            ) from None
-        if device(X) != self.device:
-            raise ChainruleError(f"{what} is on device {device(X)}, the network on {self.device}: move one of them")
+        X = self.own(X, what)
         if X.ndim == 1:
             X = xp.reshape(X, (1, -1))
         if X.ndim != 2 or X.shape[1] != width:
             raise ChainruleError(f"{what} must have shape (n_samples, {width}); got {tuple(X.shape)}")
-        return xp.astype(X, self.W[1].dtype) if X.dtype != self.W[1].dtype else X
+        return X
+
+    def own(self, x: Any, what: str) -> Any:
+        """``x`` checked to be an array of this network's library on its device, cast to its dtype."""
+        try:
+            array_namespace(x, self.W[1])
+        except TypeError:
+            raise ChainruleError(
+                f"{what} must be an array of the network's library ({_library(self.W[1])}) on its device "
+                f"({self.device}); got {type(x).__module__}.{type(x).__name__} "
+                "(convert it, or the network with net.to(like=...))"
+            ) from None
+        if device(x) != self.device:
+            raise ChainruleError(f"{what} is on device {device(x)}, the network on {self.device}: move one of them")
+        return self.xp.astype(x, self.W[1].dtype) if x.dtype != self.W[1].dtype else x
 
     def targets(self, Y: Any, n: int) -> Any:
         """``Y`` as ``(n, n_L)``: class labels ``0..n_L-1`` (1-D, integers) become one-hot rows."""

@@ -85,8 +85,8 @@ def require_network(net: Any, arrays: bool = False) -> None:
     if not arrays and net._flat is None:
         raise ChainruleError(
             f"this computes on NumPy networks so far, and this one's parameters are {net.library} arrays: "
-            "net.to(numpy) gives the NumPy network (gradients, cost, fit, gradcheck, explain, forward and "
-            "predict take it as it is)"
+            "net.to(numpy) gives the NumPy network (gradients, cost, fit, evaluate, explain, gradcheck, "
+            "forward, predict and an optimizer's step take it as it is)"
         )
 
 

@@ -38,8 +38,9 @@ def _fraction(name: str, value: Any) -> float:
     return as_float(name, value, low=0, high=1, high_open=True)
 
 
-def _layer_gradient(grads: Any, name: str, l: int, param: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``grads[l]``, checked: there, numeric and of ``param``'s shape."""
+def _layer_gradient(grads: Any, name: str, l: int, param: np.ndarray, net: Network) -> np.ndarray:
+    """``grads[l]``, checked: there, numeric (an array of the network's library and device, for a
+    network of another library) and of ``param``'s shape."""
     try:
         g = grads[l]
     except Exception:  # noqa: BLE001 - None, a list indexed from 0, a dict without this layer, ...
@@ -47,12 +48,14 @@ def _layer_gradient(grads: Any, name: str, l: int, param: np.ndarray, dtype: np.
             f"{name} must hold the gradient of every layer 1..L by layer number (gradients(...).{name}); "
             f"{name}[{l}] could not be read from {shown(grads)} ({type(grads).__name__})"
         ) from None
-    if not (isinstance(g, np.ndarray) and g.shape == param.shape):
-        g = as_numeric(f"{name}[{l}]", g, dtype)
-        if g.shape != param.shape:
-            raise ChainruleError(
-                f"{name}[{l}] must have the shape of layer {l}'s parameters {param.shape}; got {g.shape}"
-            )
+    if net._flat is None:
+        g = net.own(g, f"{name}[{l}]")  # type: ignore[attr-defined]
+    elif not (isinstance(g, np.ndarray) and g.shape == param.shape):
+        g = as_numeric(f"{name}[{l}]", g, net.dtype)
+    if g.shape != param.shape:
+        raise ChainruleError(
+            f"{name}[{l}] must have the shape of layer {l}'s parameters {tuple(param.shape)}; got {tuple(g.shape)}"
+        )
     return g
 
 
@@ -142,11 +145,11 @@ class Optimizer:
         ``db``, or dicts); each ``dW[l]`` has ``W[l]``'s shape. Everything is checked before the
         first array changes, so a bad gradient leaves the network as it was.
         """
-        require_network(net)
+        require_network(net, arrays=True)
         self._bind(net)
         lr = self.current_lr
-        gW = [_layer_gradient(dW, "dW", l, net.W[l], net.dtype) for l in range(1, net.L + 1)]
-        gb = None if net.b is None else [_layer_gradient(db, "db", l, net.b[l], net.dtype) for l in range(1, net.L + 1)]
+        gW = [_layer_gradient(dW, "dW", l, net.W[l], net) for l in range(1, net.L + 1)]
+        gb = None if net.b is None else [_layer_gradient(db, "db", l, net.b[l], net) for l in range(1, net.L + 1)]
         for l in range(1, net.L + 1):
             g = gW[l - 1]
             if self.weight_decay:
