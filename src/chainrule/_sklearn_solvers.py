@@ -106,14 +106,12 @@ class _Solver:
     """What both solvers share: their state arrays follow the parameter vector's library and device."""
 
     _state: tuple[str, ...] = ()
-    _xp: Any = np
 
     def place(self, p: Any) -> None:
         """Keep the state (velocity; Adam's moments) in the array library and device of the vector
         ``p`` it steps, moving it there when the model moved (a NumPy fit continued on tensors, or back)."""
         for name in self._state:
             setattr(self, name, _placed(getattr(self, name), p))
-        self._xp = np if is_numpy_array(p) else array_namespace(p)
 
 
 class SGDSolver(_Solver):
@@ -148,7 +146,7 @@ class SGDSolver(_Solver):
         """One step along ``g + c mask p``: ``p`` changes in place, ``g`` may too. Returns
         ``sum mask p^2`` before the step (a 0-d array of ``p``'s library when ``p`` is not NumPy's;
         :meth:`place` puts the state there first)."""
-        xp = self._xp
+        xp = np if isinstance(p, np.ndarray) else array_namespace(p)
         if xp is np:
             k = optional_kernels()
             if k is not None and mask is not None:
@@ -206,7 +204,7 @@ class AdamSolver(_Solver):
         :meth:`place` puts the state there first)."""
         self.t += 1
         self.learning_rate = self.learning_rate_init * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
-        xp = self._xp
+        xp = np if isinstance(p, np.ndarray) else array_namespace(p)
         if xp is np:
             k = optional_kernels()
             if k is not None and mask is not None:

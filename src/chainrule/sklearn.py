@@ -576,7 +576,16 @@ class _BaseMLP(BaseEstimator):
         net = self._net()
         if net._flat is None and array_namespace(like) is net.xp and device(like) == net.device:  # type: ignore[attr-defined]
             return net
-        net = self._adopt(net.to(like))
+        try:
+            moved = net.to(like)
+        except TypeError as exc:  # JAX's arrays, say: immutable, while training writes the parameter vector in place
+            raise InputTypeError(
+                f"X: a {type(like).__module__}.{type(like).__name__} array under scikit-learn's array_api_dispatch "
+                "trains in its own library, which writes the model's parameters in place, and these arrays do not "
+                f"allow that ({' '.join(str(exc).split())[:160]}); pass NumPy arrays or another library's "
+                "(PyTorch, CuPy, array-api-strict)"
+            ) from None
+        net = self._adopt(moved)
         if getattr(self, "_best_parameters", None) is not None:
             self._best_parameters = _placed(self._best_parameters, _params(net))
         return net
