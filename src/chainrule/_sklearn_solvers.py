@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace, device, is_numpy_array
 
+from .arrays import _to_numpy
 from .engine.backend import optional_kernels
 
 
@@ -87,19 +88,11 @@ def adam_update(
 def _placed(a: Any, p: Any) -> Any:
     """``a`` in ``p``'s array library and on its device (itself when it is there already)."""
     if is_numpy_array(p):
-        if is_numpy_array(a):
-            return a
-        from .sklearn import _to_numpy
-
         return _to_numpy(a)
     xp = array_namespace(p)
     if not is_numpy_array(a) and array_namespace(a) is xp and device(a) == device(p):
         return a
-    if not is_numpy_array(a):
-        from .sklearn import _to_numpy
-
-        a = _to_numpy(a)
-    return xp.asarray(a, dtype=p.dtype, device=device(p), copy=True)
+    return xp.asarray(_to_numpy(a), dtype=p.dtype, device=device(p), copy=True)
 
 
 class _Solver:

@@ -875,8 +875,6 @@ class _BaseMLP(BaseEstimator):
         if net._flat is not None and not _other_library(X):
             return
         if net._flat is None and _other_library(X):
-            from array_api_compat import array_namespace, device
-
             if array_namespace(X) is net.xp and device(X) == net.device:
                 return
         fitted = "NumPy arrays" if net._flat is not None else f"{net.library} arrays on {net.device}"
