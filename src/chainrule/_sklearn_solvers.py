@@ -15,33 +15,106 @@ same layout, and folds in scikit-learn's L2 penalty: ``update(p, g, c, mask)`` s
 ``g + c mask p`` (``mask`` is 1 on the weights, 0 on the biases) and returns ``sum mask p^2`` before
 the step, the penalty's share of the loss. With numba that is one compiled pass over the vector
 (:func:`chainrule.engine.kernels.adam_step`, :func:`~chainrule.engine.kernels.sgd_step`); without, a handful
-of NumPy operations.
+of array operations, written once against the array API standard (:func:`sgd_update`,
+:func:`adam_update`): the same arithmetic on NumPy (the fallback without numba) and on another array
+library's vector on its device (:class:`chainrule.arrays.ArrayNetwork`'s, where ``update`` returns
+``sum mask p^2`` as a 0-d array of that library, so that a training loop need not wait for the device).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+import numpy as np
+from array_api_compat import array_namespace, device, is_numpy_array
+
+from .arrays import _to_numpy
 from .engine.backend import optional_kernels
 
 
-def _penalize(p: np.ndarray, g: np.ndarray, c: float, mask: np.ndarray | None, tmp: np.ndarray) -> float:
-    """``g += c mask p`` in place; returns ``sum mask p^2`` (0 without a penalty)."""
+def _penalize(p: Any, g: Any, c: float, mask: Any, tmp: np.ndarray | None = None, xp: Any = np) -> Any:
+    """``g += c mask p`` in place; returns ``sum mask p^2`` (0 without a penalty).
+
+    With ``tmp`` (a NumPy buffer like ``p``) it allocates nothing and the sum is BLAS's dot, a
+    Python float; without, it works in ``xp`` (``p``'s namespace) and the sum is a 0-d array there.
+    """
     if mask is None or not c:
         return 0.0
-    Wp = np.multiply(p, mask, out=tmp)
-    sq = float(np.dot(Wp, Wp))
-    Wp *= c
-    g += Wp
+    if tmp is not None:
+        Wp = np.multiply(p, mask, out=tmp)
+        sq = float(np.dot(Wp, Wp))
+        Wp *= c
+        g += Wp
+        return sq
+    Wp = p * mask
+    g += Wp * c
+    return xp.sum(Wp * Wp)
+
+
+def sgd_update(
+    xp: Any, p: Any, g: Any, c: float, mask: Any, velocity: Any, momentum: float, lr: float, nesterov: bool
+) -> Any:
+    """scikit-learn's SGD step on the vector ``p`` of namespace ``xp``, in place: ``g <- g + c mask p``,
+    ``v <- mu v - lr g``, then ``p += mu v - lr g`` (Nesterov) or ``p += v`` (``p -= lr g`` without
+    momentum; the velocity stays 0). The operations of :func:`chainrule.engine.kernels.sgd_step`, in
+    its order; returns ``sum mask p^2`` before the step (:func:`_penalize`)."""
+    sq = _penalize(p, g, c, mask, xp=xp)
+    lr_g = g * lr
+    if momentum == 0:  # mu v - lr g is -lr g exactly
+        p -= lr_g
+        return sq
+    velocity *= momentum
+    velocity -= lr_g
+    p += (velocity * momentum - lr_g) if nesterov else velocity
     return sq
 
 
-class SGDSolver:
+def adam_update(
+    xp: Any, p: Any, g: Any, c: float, mask: Any, m: Any, v: Any, beta_1: float, beta_2: float, lr: float, eps: float
+) -> Any:
+    """scikit-learn's Adam step on the vector ``p`` of namespace ``xp``, in place (``lr`` holds the
+    bias corrections): ``m <- b1 m + (1 - b1) g``, ``v <- b2 v + (1 - b2) g^2``,
+    ``p += -lr m / (sqrt(v) + eps)``, the operations of :func:`chainrule.engine.kernels.adam_step`;
+    returns ``sum mask p^2`` before the step."""
+    sq = _penalize(p, g, c, mask, xp=xp)
+    m *= beta_1
+    m += g * (1 - beta_1)
+    v *= beta_2
+    v += (g * g) * (1 - beta_2)
+    p += (m * -lr) / (xp.sqrt(v) + eps)
+    return sq
+
+
+def _placed(a: Any, p: Any) -> Any:
+    """``a`` in ``p``'s array library and on its device (itself when it is there already)."""
+    if is_numpy_array(p):
+        return _to_numpy(a)
+    xp = array_namespace(p)
+    if not is_numpy_array(a) and array_namespace(a) is xp and device(a) == device(p):
+        return a
+    return xp.asarray(_to_numpy(a), dtype=p.dtype, device=device(p), copy=True)
+
+
+class _Solver:
+    """What both solvers share: their state arrays follow the parameter vector's library and device."""
+
+    _state: tuple[str, ...] = ()
+
+    def place(self, p: Any) -> None:
+        """Keep the state (velocity; Adam's moments) in the array library and device of the vector
+        ``p`` it steps, moving it there when the model moved (a NumPy fit continued on tensors, or back)."""
+        for name in self._state:
+            setattr(self, name, _placed(getattr(self, name), p))
+
+
+class SGDSolver(_Solver):
     """scikit-learn's SGD with momentum (``v <- mu v - lr g``; Nesterov's: ``p += mu v - lr g``,
     else ``p += v``) and its learning-rate schedules.
 
     ``learning_rate`` is the current rate, as scikit-learn's ``_optimizer.learning_rate``.
     """
+
+    _state = ("velocity",)
 
     def __init__(
         self,
@@ -61,30 +134,17 @@ class SGDSolver:
         self.nesterov = nesterov
         self.power_t = power_t
         self.velocity = np.zeros(size, dtype=dtype)
-        self._tmp = np.empty(size, dtype=dtype)
-        self._step = np.empty(size, dtype=dtype)
 
-    def update(self, p: np.ndarray, g: np.ndarray, c: float = 0.0, mask: np.ndarray | None = None) -> float:
+    def update(self, p: Any, g: Any, c: float = 0.0, mask: Any = None) -> Any:
         """One step along ``g + c mask p``: ``p`` changes in place, ``g`` may too. Returns
-        ``sum mask p^2`` before the step."""
-        k = optional_kernels()
-        if k is not None and mask is not None:
-            return k.sgd_step(p, g, mask, c, self.velocity, self.momentum, self.learning_rate, self.nesterov)
-        sq = _penalize(p, g, c, mask, self._tmp)
-        lr_g = np.multiply(g, self.learning_rate, out=self._tmp)
-        if self.momentum == 0:  # mu v - lr g is -lr g exactly: the velocity stays 0
-            p -= lr_g
-            return sq
-        v = self.velocity
-        v *= self.momentum
-        v -= lr_g
-        if self.nesterov:
-            step = np.multiply(v, self.momentum, out=self._step)
-            step -= lr_g
-            p += step
-        else:
-            p += v
-        return sq
+        ``sum mask p^2`` before the step (a 0-d array of ``p``'s library when ``p`` is not NumPy's;
+        :meth:`place` puts the state there first)."""
+        xp = np if isinstance(p, np.ndarray) else array_namespace(p)
+        if xp is np:
+            k = optional_kernels()
+            if k is not None and mask is not None:
+                return k.sgd_step(p, g, mask, c, self.velocity, self.momentum, self.learning_rate, self.nesterov)
+        return sgd_update(xp, p, g, c, mask, self.velocity, self.momentum, self.learning_rate, self.nesterov)
 
     def iteration_ends(self, time_step: int) -> None:
         """After each epoch: ``"invscaling"`` sets ``lr = lr_init / (t + 1)^power_t`` (``t``: samples seen)."""
@@ -108,9 +168,11 @@ class SGDSolver:
         return False
 
 
-class AdamSolver:
+class AdamSolver(_Solver):
     """scikit-learn's Adam: ``m <- b1 m + (1 - b1) g``, ``v <- b2 v + (1 - b2) g^2``,
     ``lr_t = lr sqrt(1 - b2^t) / (1 - b1^t)``, ``p += -lr_t m / (sqrt(v) + eps)``."""
+
+    _state = ("m", "v")
 
     def __init__(
         self,
@@ -128,33 +190,22 @@ class AdamSolver:
         self.t = 0
         self.m = np.zeros(size, dtype=dtype)
         self.v = np.zeros(size, dtype=dtype)
-        self._tmp = np.empty(size, dtype=dtype)
-        self._step = np.empty(size, dtype=dtype)
 
-    def update(self, p: np.ndarray, g: np.ndarray, c: float = 0.0, mask: np.ndarray | None = None) -> float:
+    def update(self, p: Any, g: Any, c: float = 0.0, mask: Any = None) -> Any:
         """One step along ``g + c mask p``: ``p`` changes in place, ``g`` may too. Returns
-        ``sum mask p^2`` before the step."""
+        ``sum mask p^2`` before the step (a 0-d array of ``p``'s library when ``p`` is not NumPy's;
+        :meth:`place` puts the state there first)."""
         self.t += 1
         self.learning_rate = self.learning_rate_init * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
-        k = optional_kernels()
-        if k is not None and mask is not None:
-            return k.adam_step(
-                p, g, mask, c, self.m, self.v, self.beta_1, self.beta_2, self.learning_rate, self.epsilon
-            )
-        m, v, tmp, step = self.m, self.v, self._tmp, self._step
-        sq = _penalize(p, g, c, mask, tmp)
-        m *= self.beta_1
-        m += np.multiply(g, 1 - self.beta_1, out=tmp)
-        v *= self.beta_2
-        np.multiply(g, g, out=tmp)
-        tmp *= 1 - self.beta_2
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp += self.epsilon
-        np.multiply(m, -self.learning_rate, out=step)
-        step /= tmp
-        p += step
-        return sq
+        xp = np if isinstance(p, np.ndarray) else array_namespace(p)
+        if xp is np:
+            k = optional_kernels()
+            if k is not None and mask is not None:
+                return k.adam_step(
+                    p, g, mask, c, self.m, self.v, self.beta_1, self.beta_2, self.learning_rate, self.epsilon
+                )
+        lr = float(self.learning_rate)
+        return adam_update(xp, p, g, c, mask, self.m, self.v, self.beta_1, self.beta_2, lr, self.epsilon)
 
     def iteration_ends(self, time_step: int) -> None:
         """Nothing changes at the end of an epoch."""

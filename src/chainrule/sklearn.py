@@ -37,6 +37,17 @@ of the network's own parameters, so editing it in place, or assigning new arrays
 ``coefs_[i]``, ``intercepts_[i]`` or the lists themselves, changes what the model computes.
 ``network_`` is the :class:`~chainrule.Network` behind them. To bring a network trained by
 scikit-learn itself into chainrule, see :func:`chainrule.interop.from_sklearn`.
+
+Under scikit-learn's ``array_api_dispatch`` (``sklearn.config_context(array_api_dispatch=True)``),
+a dense ``X`` of another array library (a PyTorch tensor on any device, array-api-strict, ...)
+trains in that library and on its device: ``X`` and ``y`` are checked (and the labels encoded)
+with NumPy, the weights are drawn and the samples shuffled by the same NumPy ``RandomState``,
+then every batch is taken on the device, its gradient is the article's algorithm there
+(:func:`chainrule.article.gradients`) and the solver steps the network's parameter vector there
+(L-BFGS: SciPy's optimizer steps a NumPy copy, the loss and gradient are computed on the device).
+The same ``random_state`` gives the NumPy fit's model, to rounding; ``coefs_``, ``intercepts_``,
+``network_`` (a :class:`chainrule.arrays.ArrayNetwork`) and predictions are in ``X``'s library
+and device, and predicting needs arrays of that library and device.
 """
 
 from __future__ import annotations
@@ -49,6 +60,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace, device
 
 try:
     import scipy.optimize
@@ -66,7 +78,8 @@ try:
 except ImportError as exc:  # pragma: no cover - the extra is missing
     raise ImportError("chainrule.sklearn needs scikit-learn: pip install 'chainrule[sklearn]'") from exc
 
-from ._sklearn_solvers import AdamSolver, SGDSolver, _penalize
+from . import article
+from ._sklearn_solvers import AdamSolver, SGDSolver, _penalize, _placed
 from ._validation import all_finite, as_bool, as_float, as_int, as_sample_weight
 from .activations import ACTIVATIONS
 from .backprop import Gradients, gradients
@@ -132,6 +145,24 @@ def _to_numpy(a: Any) -> Any:
         return np.asarray(a)
 
 
+def _params(net: Network) -> Any:
+    """The network's parameter vector: NumPy's ``_flat``, or an ArrayNetwork's ``_vector`` in its library."""
+    return net._flat if net._flat is not None else net._vector  # type: ignore[attr-defined]
+
+
+def _copy(a: Any) -> Any:
+    """A copy of the array ``a`` in its own library and device."""
+    return a.copy() if isinstance(a, np.ndarray) else array_namespace(a).asarray(a, copy=True)
+
+
+def _finite(a: Any) -> bool:
+    """Whether every entry of the array ``a`` (of any library) is finite: a wait for its device."""
+    if isinstance(a, np.ndarray):
+        return all_finite(a)
+    xp = array_namespace(a)
+    return bool(xp.all(xp.isfinite(a)))
+
+
 def _holds(values: Any, views: tuple[np.ndarray, ...]) -> bool:
     """Whether the list ``values`` still holds exactly the arrays ``views`` (not copies, not others)."""
     return isinstance(values, list) and len(values) == len(views) and all(a is b for a, b in zip(values, views))
@@ -187,22 +218,36 @@ class _Objective:
     is ``alpha ||W||^2 / (2 sum w)`` over the weights (``mask`` is 1 on them, 0 on the biases).
     :meth:`data` gives the data term and its gradient (the stochastic solvers fold the penalty
     into their step); calling the objective gives the whole loss and gradient (L-BFGS). The
-    gradient is one vector in the layout of ``net._flat``, valid until the next call. Sparse ``X``
-    takes the first layer by sparse products and layers ``2..L`` by the engine.
+    gradient is one vector in the layout of the parameter vector (``net._flat``), valid until the
+    next call. Sparse ``X`` takes the first layer by sparse products and layers ``2..L`` by the engine.
+
+    A network of another array library (:class:`~chainrule.arrays.ArrayNetwork`, trained under
+    scikit-learn's ``array_api_dispatch``) takes the article's algorithm
+    (:func:`chainrule.article.gradients`) in that library and on its device: ``X``, ``Y`` and ``w``
+    are arrays there, and the loss comes back as a 0-d array there (no wait for the device).
     """
 
     def __init__(self, net: Network, loss: Loss, alpha: float) -> None:
         self.net, self.loss, self.alpha = net, loss, alpha
         self.spaces: dict[int, Any] = {}
-        self.mask = np.zeros_like(net._flat)
-        for W in parameter_views(self.mask, net.sizes, net.bias)[0]:
+        self.params = _params(net)
+        mask = np.zeros(net.n_params, dtype=net.dtype)
+        for W in parameter_views(mask, net.sizes, net.bias)[0]:
             W[...] = 1
-        self.tmp = np.empty_like(net._flat)
+        self.on_host = net._flat is not None
+        if self.on_host:
+            self.mask, self.tmp = mask, np.empty_like(net._flat)
+        else:
+            self.mask, self.tmp = net.xp.asarray(mask, device=net.device), None
+            self.article = (net.W.to_list(), None if net.b is None else net.b.to_list(), net.g.to_list())
         self.tail: Network | None = None
         self.sparse_grad: np.ndarray | None = None
 
-    def data(self, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tuple[float, np.ndarray]:
+    def data(self, X: Any, Y: Any, w: Any) -> tuple[Any, Any]:
         """The data term of the loss on this batch and its gradient (NaN and inf pass through)."""
+        if not self.on_host:
+            g = article.gradients(*self.article, X, Y, self.loss, sample_weight=w)
+            return g.C, self.net.flat_gradient(g.dW, g.db)  # type: ignore[attr-defined]
         if scipy.sparse.issparse(X):
             C, grad = self._sparse(X, Y, w)
         else:
@@ -213,11 +258,12 @@ class _Objective:
             C, grad = g.C, space.flat
         return C, grad
 
-    def __call__(self, X: Any, Y: np.ndarray, w: np.ndarray | None, w_sum: float) -> tuple[float, np.ndarray]:
+    def __call__(self, X: Any, Y: Any, w: Any, w_sum: float) -> tuple[Any, Any]:
         """The whole loss on this batch, penalty included, and its gradient."""
         C, grad = self.data(X, Y, w)
         c = self.alpha / w_sum
-        return C + 0.5 * c * _penalize(self.net._flat, grad, c, self.mask, self.tmp), grad
+        xp = np if self.on_host else self.net.xp  # type: ignore[attr-defined]
+        return C + 0.5 * c * _penalize(self.params, grad, c, self.mask, self.tmp, xp), grad
 
     def _sparse(self, X: Any, Y: np.ndarray, w: np.ndarray | None) -> tuple[float, np.ndarray]:
         """Layer 1 by sparse products (``z = X W^T + b``; ``dC/dW = (s delta)^T X``), the rest by the engine."""
@@ -250,38 +296,64 @@ class _Batches:
     gathered into buffers made once (contiguous, no allocation per step), sparse ones by row
     indexing. A batch whose weights are all 0 counts for nothing and is skipped."""
 
-    def __init__(self, X: Any, Y: np.ndarray, w_raw: np.ndarray | None, w: np.ndarray | None, batch_size: int) -> None:
+    def __init__(self, X: Any, Y: Any, w_raw: np.ndarray | None, w: Any, batch_size: int) -> None:
         self.X, self.Y, self.w_raw, self.w, self.size = X, Y, w_raw, w, batch_size
         self.dense = not scipy.sparse.issparse(X)
         self.buffers: dict[int, tuple[Any, ...]] = {}
 
-    def epoch(self, order: np.ndarray | None) -> Any:
-        X, Y, w_raw, w = self.X, self.Y, self.w_raw, self.w
-        n = X.shape[0]
+    def plan(self, order: np.ndarray | None) -> Any:
+        """Each batch to take: ``(slice of the epoch, its rows of X, the sum of its raw weights)``;
+        the rows are the slice itself without ``order``. All on the host (no device is waited for)."""
+        n, w_raw = self.X.shape[0], self.w_raw
         for start in range(0, n, self.size):  # sklearn.utils.gen_batches, without its checks on every call
             batch = slice(start, min(start + self.size, n))
-            count = batch.stop - batch.start
-            if order is None:
-                idx: Any = batch
-                Xb, Yb = X[batch], Y[batch]
-            else:
-                idx = order[batch]
-                if self.dense:
-                    bufs = self.buffers.get(count)
-                    if bufs is None:
-                        bufs = self.buffers[count] = (
-                            np.empty((count, X.shape[1]), X.dtype),
-                            np.empty((count, Y.shape[1]), Y.dtype),
-                        )
-                    Xb, Yb = np.take(X, idx, axis=0, out=bufs[0]), np.take(Y, idx, axis=0, out=bufs[1])
-                else:
-                    Xb, Yb = X[idx], Y[idx]
+            idx: Any = batch if order is None else order[batch]
             if w_raw is None:
-                yield Xb, Yb, None, float(count)
+                yield batch, idx, float(batch.stop - batch.start)
             else:
                 w_sum = float(w_raw[idx].sum())
                 if w_sum > 0:
-                    yield Xb, Yb, w[idx], w_sum  # type: ignore[index]
+                    yield batch, idx, w_sum
+
+    def epoch(self, order: np.ndarray | None) -> Any:
+        X, Y, w = self.X, self.Y, self.w
+        for batch, idx, w_sum in self.plan(order):
+            if order is None:
+                Xb, Yb = X[batch], Y[batch]
+            elif self.dense:
+                count = batch.stop - batch.start
+                bufs = self.buffers.get(count)
+                if bufs is None:
+                    bufs = self.buffers[count] = (
+                        np.empty((count, X.shape[1]), X.dtype),
+                        np.empty((count, Y.shape[1]), Y.dtype),
+                    )
+                Xb, Yb = np.take(X, idx, axis=0, out=bufs[0]), np.take(Y, idx, axis=0, out=bufs[1])
+            else:
+                Xb, Yb = X[idx], Y[idx]
+            yield Xb, Yb, None if w is None else w[idx], w_sum
+
+
+class _DeviceBatches(_Batches):
+    """:class:`_Batches` of another array library's ``X``, ``Y`` (and engine weights ``w``), taken on
+    their device: the epoch's order (drawn on the host) goes there once, each batch is a slice
+    or a ``take`` of it; the weights' sums come from the raw weights on the host."""
+
+    def __init__(self, X: Any, Y: Any, w_raw: np.ndarray | None, w: Any, batch_size: int, xp: Any) -> None:
+        super().__init__(X, Y, w_raw, w, batch_size)
+        self.xp = xp
+
+    def epoch(self, order: np.ndarray | None) -> Any:
+        xp, X, Y, w = self.xp, self.X, self.Y, self.w
+        rows = None if order is None else xp.asarray(order, device=device(X))
+        for batch, _, w_sum in self.plan(order):
+            if rows is None:
+                Xb, Yb, wb = X[batch, ...], Y[batch, ...], None if w is None else w[batch]
+            else:
+                sel = rows[batch]
+                Xb, Yb = xp.take(X, sel, axis=0), xp.take(Y, sel, axis=0)
+                wb = None if w is None else xp.take(w, sel, axis=0)
+            yield Xb, Yb, wb, w_sum
 
 
 class _BaseMLP(BaseEstimator):
@@ -463,13 +535,15 @@ class _BaseMLP(BaseEstimator):
     # ---------------------------------------------------------------- training
     def _fit(self, X: Any, y: Any, sample_weight: Any = None, incremental: bool = False) -> _BaseMLP:
         self._check_params()
-        # scikit-learn's array API dispatch: X of another library trains with NumPy's engine, and the
-        # fitted model then follows X (network, coefs_, intercepts_ in X's library and device)
+        # scikit-learn's array API dispatch: X of another library is checked (and y encoded) with
+        # NumPy, then the model moves to X's library and device and trains there (_Objective's
+        # article path); coefs_, intercepts_ and predictions stay there
         like = X if _other_library(X) else None
         if like is not None:
             X, y = _to_numpy(X), _to_numpy(y)
             sample_weight = None if sample_weight is None else _to_numpy(sample_weight)
-        self._back_to_numpy()
+        else:
+            self._back_to_numpy()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass)
         w_raw = None if sample_weight is None else self._sample_weight(sample_weight, X.shape[0])
@@ -487,20 +561,34 @@ class _BaseMLP(BaseEstimator):
             )
         X = X.astype(net.dtype, copy=False)
         Y = np.asarray(Y, dtype=net.dtype)
+        if like is not None:
+            net = self._follow(like)
         objective = _Objective(net, get_loss(self._chainrule_loss()), float(self.alpha))
         if self.solver in _STOCHASTIC_SOLVERS:
             self._fit_stochastic(net, objective, X, Y, w_raw, incremental)
         else:
             self._fit_lbfgs(net, objective, X, Y, w_raw)
-        if like is not None:
-            self._follow(like)
         return self
 
-    def _follow(self, like: Any) -> None:
-        """Move the fitted model to ``like``'s array library and device (array API dispatch)."""
-        net = self._adopt(self._net().to(like))
+    def _follow(self, like: Any) -> Network:
+        """Move the model to ``like``'s array library and device (array API dispatch), unless it is
+        there already; returns its network."""
+        net = self._net()
+        if net._flat is None and array_namespace(like) is net.xp and device(like) == net.device:  # type: ignore[attr-defined]
+            return net
+        try:
+            moved = net.to(like)
+        except TypeError as exc:  # JAX's arrays, say: immutable, while training writes the parameter vector in place
+            raise InputTypeError(
+                f"X: a {type(like).__module__}.{type(like).__name__} array under scikit-learn's array_api_dispatch "
+                "trains in its own library, which writes the model's parameters in place, and these arrays do not "
+                f"allow that ({' '.join(str(exc).split())[:160]}); pass NumPy arrays or another library's "
+                "(PyTorch, CuPy, array-api-strict)"
+            ) from None
+        net = self._adopt(moved)
         if getattr(self, "_best_parameters", None) is not None:
-            self._best_parameters = net.xp.asarray(self._best_parameters, device=net.device)
+            self._best_parameters = _placed(self._best_parameters, _params(net))
+        return net
 
     def _back_to_numpy(self) -> None:
         """A model that followed another library's X trains on NumPy again (partial_fit, warm_start)."""
@@ -518,16 +606,30 @@ class _BaseMLP(BaseEstimator):
         as_sample_weight(sample_weight, n, np.float64)  # numbers, shape, finite, >= 0, a positive sum
         return np.asarray(sample_weight, dtype=np.float64)
 
+    @staticmethod
+    def _on_device(net: Network, *arrays: np.ndarray | None) -> list[Any]:
+        """NumPy arrays (None stays None) as arrays of ``net``'s library on its device, in its float
+        dtype: what an ArrayNetwork trains on. A NumPy network takes them as they are."""
+        if net._flat is not None:
+            return list(arrays)
+        xp, dtype = net.xp, net.xp_dtype(net.dtype)  # type: ignore[attr-defined]
+        return [None if a is None else xp.asarray(a, dtype=dtype, device=net.device) for a in arrays]  # type: ignore[attr-defined]
+
     def _fit_stochastic(
         self, net: Network, objective: _Objective, X: Any, Y: np.ndarray, w_raw: np.ndarray | None, incremental: bool
     ) -> None:
-        p = net._flat
+        """scikit-learn's epochs of minibatch SGD or Adam. ``X``, ``Y`` and ``w_raw`` are NumPy's; a
+        network of another library trains on their copies on its device (batches taken there, the
+        solver stepping its vector there), waiting for the device once or twice per epoch (the
+        epoch's loss, finite weights, the validation score), not per batch."""
+        p = _params(net)
+        on_host = objective.on_host
         optimizer = getattr(self, "_optimizer", None)
-        if not incremental or optimizer is None or optimizer.size != p.size:
+        if not incremental or optimizer is None or optimizer.size != net.n_params:
             if self.solver == "sgd":
                 self._optimizer: SGDSolver | AdamSolver = SGDSolver(
-                    p.size,
-                    p.dtype,
+                    net.n_params,
+                    net.dtype,
                     self.learning_rate_init,
                     self.learning_rate,
                     self.momentum,
@@ -536,8 +638,9 @@ class _BaseMLP(BaseEstimator):
                 )
             else:
                 self._optimizer = AdamSolver(
-                    p.size, p.dtype, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon
+                    net.n_params, net.dtype, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon
                 )
+        self._optimizer.place(p)
         if self.early_stopping and incremental:
             raise ChainruleError("partial_fit does not support early_stopping=True")
         for name in ("loss_curve_", "validation_scores_"):  # set by a hand-made or older estimator
@@ -549,8 +652,11 @@ class _BaseMLP(BaseEstimator):
             self.best_loss_ = None if self.early_stopping else np.inf
         if self.early_stopping and getattr(self, "best_validation_score_", None) is None:
             self.best_validation_score_ = -np.inf
-        if getattr(self, "_best_parameters", None) is None or self._best_parameters.shape != p.shape:
-            self._best_parameters = p.copy()
+        best = getattr(self, "_best_parameters", None)
+        if best is None or tuple(best.shape) != tuple(p.shape):
+            self._best_parameters = _copy(p)
+        else:
+            self._best_parameters = _placed(best, p)
         early_stopping = self.early_stopping
         X_val = y_val = w_val = None
         if early_stopping:
@@ -571,7 +677,8 @@ class _BaseMLP(BaseEstimator):
                     "The validation set is too small. Increase 'validation_fraction' or the size of your dataset "
                     f"(early_stopping set aside {X_val.shape[0]} of {X_val.shape[0] + X.shape[0]} samples)."
                 )
-            y_val = self._label_binarizer.inverse_transform(Y_val) if is_classifier(self) else Y_val
+            X_val, Y_val, w_val = self._on_device(net, X_val, Y_val, w_val)
+            y_val = self._validation_targets(Y_val)
         n = X.shape[0]
         if self.batch_size == "auto":
             batch_size = min(200, n)
@@ -581,10 +688,16 @@ class _BaseMLP(BaseEstimator):
                     "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped", stacklevel=3
                 )
             batch_size = int(np.clip(self.batch_size, 1, n))
-        w_engine = None if w_raw is None else as_sample_weight(w_raw, n, p.dtype) if w_raw.any() else None
-        batches = _Batches(X, Y, w_raw, w_engine, batch_size)
+        w_engine = None if w_raw is None else as_sample_weight(w_raw, n, net.dtype) if w_raw.any() else None
+        if on_host:
+            batches = _Batches(X, Y, w_raw, w_engine, batch_size)
+        else:
+            X, Y, w_engine = self._on_device(net, X, Y, w_engine)
+            batches = _DeviceBatches(X, Y, w_raw, w_engine, batch_size, net.xp)  # type: ignore[attr-defined]
         sample_idx = np.arange(n)
-        previous = p.copy()  # the weights before the last step: kept when a step diverges
+        # the weights before the last step (NumPy checks each batch's loss) or before the epoch (on a
+        # device, checked once per epoch): kept when training diverges
+        previous = _copy(p)
         diverged = ""
         try:
             self.n_iter_ = 0
@@ -593,27 +706,33 @@ class _BaseMLP(BaseEstimator):
                     order = np.arange(n)
                     self._random_state.shuffle(order)
                     sample_idx = sample_idx[order]
-                accumulated = 0.0
+                if not on_host:
+                    previous[...] = p
+                accumulated: Any = 0.0
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught here
                     for Xb, Yb, wb, w_sum in batches.epoch(sample_idx if self.shuffle else None):
                         C, grad = objective.data(Xb, Yb, wb)
-                        if not math.isfinite(C):
-                            diverged = f"the loss became {C} at epoch {self.n_iter_ + 1}"
-                            break
-                        np.copyto(previous, p)
+                        if on_host:
+                            if not math.isfinite(C):
+                                diverged = f"the loss became {C} at epoch {self.n_iter_ + 1}"
+                                break
+                            np.copyto(previous, p)
                         c = objective.alpha / w_sum
-                        C += 0.5 * c * self._optimizer.update(p, grad, c, objective.mask)
+                        C = C + 0.5 * c * self._optimizer.update(p, grad, c, objective.mask)
                         accumulated += C * Xb.shape[0]
-                if not diverged and not all_finite(p):
+                loss = float(accumulated) / n  # on a device: the wait of the epoch
+                if not diverged and not on_host and not math.isfinite(loss):
+                    diverged = f"the loss became {loss} in epoch {self.n_iter_ + 1}"
+                if not diverged and not _finite(p):
                     diverged = f"a weight became NaN or inf in epoch {self.n_iter_ + 1}"
                 self.n_iter_ += 1
-                self.loss_ = math.nan if diverged else accumulated / n
+                self.loss_ = math.nan if diverged else loss
                 self.t_ += n
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
                 if diverged:
-                    np.copyto(p, previous)
+                    p[...] = previous
                     if early_stopping:
                         self.validation_scores_.append(math.nan)  # type: ignore[union-attr]
                     break
@@ -643,11 +762,11 @@ class _BaseMLP(BaseEstimator):
                         stacklevel=3,
                     )
         except KeyboardInterrupt:
-            if not all_finite(p):
-                np.copyto(p, previous)
+            if not _finite(p):
+                p[...] = previous
             warnings.warn("Training interrupted by user.", stacklevel=3)
         if early_stopping:
-            np.copyto(p, self._best_parameters)  # the best validation epoch's weights
+            p[...] = self._best_parameters  # the best validation epoch's weights
         if diverged:
             if early_stopping:
                 warnings.warn(
@@ -657,10 +776,20 @@ class _BaseMLP(BaseEstimator):
                     stacklevel=3,
                 )
             else:
+                kept = "last step with a finite loss" if on_host else "epoch before"
                 raise ChainruleError(
-                    f"{_NON_FINITE} Training diverged: {diverged}; the weights of the last step with a finite "
-                    "loss are kept (try a smaller learning_rate_init, or scale X)."
+                    f"{_NON_FINITE} Training diverged: {diverged}; the weights of the {kept} are kept "
+                    "(try a smaller learning_rate_init, or scale X)."
                 )
+
+    def _validation_targets(self, Y: Any) -> Any:
+        """What early stopping scores the predictions against, from the encoded targets ``Y`` of the
+        validation rows: the targets themselves (the regressor)."""
+        return Y
+
+    def _validation_predict(self, X: Any) -> Any:
+        """The predictions early stopping scores (as :meth:`_validation_targets` has the truth)."""
+        return self._predict(X, check_input=False)
 
     def _update_no_improvement_count(self, early_stopping: bool, X: Any, y: Any, sample_weight: Any) -> None:
         """scikit-learn's stopping rule: count the epochs whose validation score (with
@@ -677,7 +806,7 @@ class _BaseMLP(BaseEstimator):
                 self._no_improvement_count = 0
             if score > best:  # type: ignore[operator]
                 self.best_validation_score_ = score
-                np.copyto(self._best_parameters, self._net()._flat)
+                self._best_parameters[...] = _params(self._net())
         else:
             last = self.loss_curve_[-1]
             if last > self.best_loss_ - self.tol:
@@ -688,17 +817,24 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = last
 
     def _fit_lbfgs(self, net: Network, objective: _Objective, X: Any, Y: np.ndarray, w_raw: np.ndarray | None) -> None:
-        """SciPy's L-BFGS-B on the parameter vector, with chainrule's gradient of the whole set."""
-        p = net._flat
-        w = None if w_raw is None else as_sample_weight(w_raw, X.shape[0], p.dtype)
+        """SciPy's L-BFGS-B on the parameter vector, with chainrule's gradient of the whole set.
+        SciPy steps a NumPy vector: a network of another library computes each loss and gradient
+        on its device (``X`` and ``Y`` copied there once) and takes the vector there and back."""
+        p = _params(net)
+        w = None if w_raw is None else as_sample_weight(w_raw, X.shape[0], net.dtype)
         w_sum = float(X.shape[0] if w_raw is None else w_raw.sum())
+        X, Y, w = self._on_device(net, X, Y, w)
+        on_host = objective.on_host
         last = [math.nan]
 
         def loss_and_gradient(x: np.ndarray) -> tuple[float, np.ndarray]:
-            np.copyto(p, x, casting="unsafe")
+            if on_host:
+                np.copyto(p, x, casting="unsafe")
+            else:
+                p[...] = self._on_device(net, x)[0]
             C, grad = objective(X, Y, w, w_sum)
-            last[0] = C
-            return C, grad.astype(np.float64)  # a copy: SciPy keeps it while the buffer is reused
+            last[0] = C = float(C)
+            return C, np.array(_to_numpy(grad), dtype=np.float64)  # a copy: SciPy keeps it while the buffer is reused
 
         iteration = [0]
 
@@ -709,7 +845,7 @@ class _BaseMLP(BaseEstimator):
         with _scipy_blas_one_thread():
             result = scipy.optimize.minimize(
                 loss_and_gradient,
-                p.astype(np.float64),
+                np.array(_to_numpy(p), dtype=np.float64),
                 method="L-BFGS-B",
                 jac=True,
                 options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
@@ -724,8 +860,11 @@ class _BaseMLP(BaseEstimator):
             text += "\nYou might also want to scale the data as shown in:\n    https://scikit-learn.org/stable/modules/preprocessing.html"
             warnings.warn(text, ConvergenceWarning, stacklevel=3)
         self.loss_ = float(result.fun)
-        np.copyto(p, result.x, casting="unsafe")
-        if not all_finite(p):
+        if on_host:
+            np.copyto(p, result.x, casting="unsafe")
+        else:
+            p[...] = self._on_device(net, result.x)[0]
+        if not _finite(p):
             raise ChainruleError(_NON_FINITE)
 
     # ---------------------------------------------------------------- prediction
@@ -736,8 +875,6 @@ class _BaseMLP(BaseEstimator):
         if net._flat is not None and not _other_library(X):
             return
         if net._flat is None and _other_library(X):
-            from array_api_compat import array_namespace, device
-
             if array_namespace(X) is net.xp and device(X) == net.device:
                 return
         fitted = "NumPy arrays" if net._flat is not None else f"{net.library} arrays on {net.device}"
@@ -769,9 +906,16 @@ class _BaseMLP(BaseEstimator):
         return _validate(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=dtype)
 
     def _score_with_function(self, X: Any, y: Any, sample_weight: Any, score_function: Any) -> float:
-        y_pred = self._predict(X, check_input=False)
-        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
-            return math.nan
+        """Early stopping's validation score (NaN for non-finite predictions); in the model's array
+        library when it trains on another's (scikit-learn's scorers take those arrays under dispatch)."""
+        y_pred = self._validation_predict(X)
+        if isinstance(y_pred, np.ndarray):
+            if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+                return math.nan
+        else:
+            xp = array_namespace(y_pred)
+            if xp.isdtype(y_pred.dtype, "real floating") and not bool(xp.all(xp.isfinite(y_pred))):
+                return math.nan
         return float(score_function(y, y_pred, sample_weight=sample_weight))
 
     def _check_solver(self) -> bool:
@@ -903,6 +1047,28 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
         return X, self._label_binarizer.transform(y).astype(X.dtype)
+
+    def _codes(self, Y: Any) -> Any:
+        """Each row's class index (several classes: the largest entry) or 0/1 codes (one logistic
+        output, or each label of a multilabel model: above 0.5) from outputs or encoded targets
+        ``Y`` in their own array library: the labels' positions, as LabelBinarizer decodes them."""
+        xp = array_namespace(Y)
+        if self._label_binarizer.y_type_ == "multiclass":
+            return xp.argmax(Y, axis=1)
+        codes = xp.astype(Y > 0.5, xp.int64)
+        return codes[:, 0] if self.n_outputs_ == 1 else codes
+
+    def _validation_targets(self, Y: Any) -> Any:
+        """The validation rows' labels (their class codes on another array library's device)."""
+        if isinstance(Y, np.ndarray):
+            return self._label_binarizer.inverse_transform(Y)
+        return self._codes(Y)
+
+    def _validation_predict(self, X: Any) -> Any:
+        """The predicted labels (their class codes, computed on the device, for another library's ``X``)."""
+        if isinstance(X, np.ndarray) or scipy.sparse.issparse(X):
+            return self._predict(X, check_input=False)
+        return self._codes(self._forward(X))
 
     def _targets_for(self, y: Any) -> np.ndarray:
         check_is_fitted(self, "coefs_")
