@@ -578,7 +578,7 @@ class _BaseMLP(BaseEstimator):
             return net
         try:
             moved = net.to(like)
-        except TypeError as exc:  # JAX's arrays, say: immutable, while training writes the parameter vector in place
+        except (TypeError, ChainruleError) as exc:  # JAX's arrays, say: immutable, while training writes in place
             raise InputTypeError(
                 f"X: a {type(like).__module__}.{type(like).__name__} array under scikit-learn's array_api_dispatch "
                 "trains in its own library, which writes the model's parameters in place, and these arrays do not "
