@@ -192,7 +192,8 @@ def exp32(x):
     p = p * (r * r) + r + _F32(1.0)
     ki = np.int32(k)  # int32 throughout: eight lanes wide, where int64 would not vectorise
     half = ki >> np.int32(1)  # 2^k = 2^half 2^(k - half), each a normal float32 for k in [-150, 128]
-    v = p * _as_float32((half + np.int32(127)) << np.int32(23)) * _as_float32((ki - half + np.int32(127)) << np.int32(23))
+    bias, shift = np.int32(127), np.int32(23)
+    v = p * _as_float32((half + bias) << shift) * _as_float32((ki - half + bias) << shift)
     return v if x == x else x
 
 
