@@ -45,6 +45,7 @@ CASES = {
     "small": ([64, 32, 10], 32),
     "mnist-like": ([784, 128, 64, 10], 256),
     "wide": ([1024, 1024, 1024, 10], 512),
+    "deep": ([256] * 9 + [10], 256),  # 8 hidden layers of 256
 }
 PAUSE = 0.2  # seconds of sleep before each block: OpenBLAS's idle workers stop spinning by then
 
@@ -368,7 +369,7 @@ def main() -> None:
             torch.set_num_threads(min(2, os.cpu_count() or 1))
             for t, (kind, name, sizes, batch, dt) in zip(times, jobs):
                 t.update(time_torch(clock, torch, kind, sizes, batch, dt))
-                if kind == "mean" and name in ("mnist-like", "wide"):
+                if kind == "mean" and name in ("mnist-like", "wide", "deep"):
                     ours, theirs = time_products(clock, torch, sizes, batch, dt)
                     products[(name, np.dtype(dt).name)] = (ours, theirs, gradient_flop(sizes, batch))
     if not args.no_jax:

@@ -175,6 +175,18 @@ def test_the_compiled_exp_is_within_two_ulp_of_numpy():
     assert exp(-800.0) == 0.0 and np.isfinite(exp(800.0)) and np.isnan(exp(np.nan))
 
 
+def test_the_compiled_float32_exp_is_within_two_ulp_of_the_rounded_exp():
+    from chainrule.engine.kernels import exp32
+
+    f32 = np.float32
+    x = np.concatenate([np.linspace(-87, 88.7, 20001), np.random.default_rng(0).normal(size=2000) * 10]).astype(f32)
+    got = np.array([exp32(v) for v in x], dtype=f32)  # float32 values, returned to Python as floats
+    ref = np.exp(x.astype(np.float64)).astype(f32)  # the correctly rounded float32, but for double rounding
+    normal = ref > np.finfo(f32).tiny
+    assert np.all(np.abs(got[normal] - ref[normal]) <= 2 * np.spacing(ref[normal]))
+    assert exp32(f32(-110)) == 0 and np.isfinite(exp32(f32(100))) and np.isnan(exp32(f32(np.nan)))
+
+
 def test_backend_names_are_checked(monkeypatch):
     with pytest.raises(cr.ChainruleError, match="unknown backend 'gpu'; the backends are auto, numba, numpy"):
         cr.set_backend("gpu")
