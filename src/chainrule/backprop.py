@@ -131,7 +131,7 @@ def gradients(
         if not fused:  # the explaining path: the article's algorithm, which keeps every chain-rule term
             net._forward(X, check=True)  # NaN or inf met on the way is named, as the engine's passes name it
             return _article_gradients(net, X, Y, loss, per_sample, w, fused)
-        return _gradients(net, X, Y, loss, per_sample=per_sample, w=w, fused=fused, check=True, check_Y=True)
+        return _gradients(net, X, Y, loss, per_sample=per_sample, w=w, check=True, check_Y=True)
     except (MemoryError, TooLargeError):
         raise _out_of_memory(net, X.shape[0], per_sample) from None
 

@@ -216,7 +216,7 @@ def _partition_sums(
         Xv = as_inputs(X, net.sizes[0], net.dtype)
         Yv = as_targets(Y, n, net.sizes[-1], net.dtype, loss.target_range)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a diverging loss is caught by fit
-            g = _gradients(net, Xv, Yv, loss, per_sample=False, w=None, fused=True, check=True)
+            g = _gradients(net, Xv, Yv, loss, per_sample=False, w=None, check=True)
     except ChainruleError as exc:
         raise _global_rows(exc, offset, rows) from None
     sums: list[Any] = [d * n for d in g.dW]

@@ -219,7 +219,7 @@ def gradcheck(
     net64 = net.copy(np.float64)
     X, Y = X.astype(np.float64), Y.astype(np.float64)
     w = None if w is None else w.astype(np.float64)
-    grads = _gradients(net64, X, Y, loss, per_sample=False, w=w, fused=True, check=True)
+    grads = _gradients(net64, X, Y, loss, per_sample=False, w=w, check=True)
     trace = grads.trace
 
     rows = []

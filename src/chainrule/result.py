@@ -236,15 +236,15 @@ def _parts(
     delta: list[np.ndarray],
     dW: list[np.ndarray],
     db: list[np.ndarray],
-    g_prime: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """The per-layer lists of a :class:`Gradients`, indexed by the article's layer numbers."""
+    """The per-layer lists of a :class:`Gradients` of the engine (which keeps no ``g_prime``),
+    indexed by the article's layer numbers."""
     return {
         "dW": LayerList(dW, first=1, name="dW"),
         "db": LayerList(db, first=1, name="db") if net.b is not None else None,
         "C0": C0,
         "dC0_da": LayerList(dC0_da, first=1, name="dC0_da"),
         "delta": LayerList(delta, first=1, name="delta"),
-        "g_prime": None if g_prime is None else LayerList(g_prime, first=1, name="g_prime"),
+        "g_prime": None,
         "trace": trace,
     }

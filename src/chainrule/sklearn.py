@@ -254,7 +254,7 @@ class _Objective:
             space = self.spaces.get(X.shape[0])
             if space is None:
                 space = self.spaces[X.shape[0]] = workspace(self.net, X.shape[0])
-            g = _gradients(self.net, X, Y, self.loss, per_sample=False, w=w, fused=True, out=space, teach=False)
+            g = _gradients(self.net, X, Y, self.loss, per_sample=False, w=w, out=space, teach=False)
             C, grad = g.C, space.flat
         return C, grad
 
@@ -277,7 +277,7 @@ class _Objective:
         if net.b is not None:
             z1 += net.b[1]
         a1 = g1.g(z1)
-        gt = _gradients(tail, a1, Y, self.loss, per_sample=False, w=w, fused=True)
+        gt = _gradients(tail, a1, Y, self.loss, per_sample=False, w=w)
         da1 = gt.delta[1] @ tail.W[1]  # dC0/da^(1) = sum_j w_jk^(2) delta_j^(2)
         d1 = g1.backward(z1, a1, da1)
         d1 *= (1.0 / X.shape[0]) if w is None else (w / w.sum())[:, None]

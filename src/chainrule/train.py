@@ -770,9 +770,7 @@ def fit(
             if space is None:
                 space = spaces[len(idx)] = workspace(net, len(idx))
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught by the loop
-                g = _gradients(
-                    net, Xt[idx], Yt[idx], loss_, per_sample=False, w=None, fused=True, out=space, teach=False
-                )
+                g = _gradients(net, Xt[idx], Yt[idx], loss_, per_sample=False, w=None, out=space, teach=False)
             current[:] = [space]
             a_L = space.za[-1][1]
             hits = int(np.count_nonzero(classes_of(a_L) == labels[idx])) if labels is not None else 0

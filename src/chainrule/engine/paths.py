@@ -5,8 +5,9 @@ workspaces that a training loop reuses.
 They compute the article's equations (:mod:`chainrule.article`): per layer ``delta = dC0/da * g'(z)``
 (terms 1 x 2), ``dC/dW = delta^T a_prev / n`` (x term 3, the mean over the samples done by the
 matrix product) and ``dC0/da_prev = delta W`` (the recursion); :func:`_backward` is that recursion
-on NumPy with reused buffers, and with ``fused=False`` it keeps the three chain-rule factors apart
-for explaining. Inputs are trusted: :mod:`chainrule.backprop` validates them at the public edge.
+on NumPy with reused buffers. The article's own algorithm, which keeps the three chain-rule factors
+apart for explaining, is :mod:`chainrule.article`. Inputs are trusted: :mod:`chainrule.backprop`
+validates them at the public edge.
 """
 
 from __future__ import annotations
@@ -36,40 +37,28 @@ def _backward(
     trace: Trace,
     Y: np.ndarray,
     loss: Loss,
-    fused: bool,
     out: tuple[list[np.ndarray], list[np.ndarray]],
     teach: bool = True,
-) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray] | None]:
-    """The backward recursion on validated input: ``dC0/da^(l)``, ``delta^(l)`` (and ``g'``) for ``l = L..1``.
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The backward recursion on validated input: ``dC0/da^(l)`` and ``delta^(l)`` for ``l = L..1``.
 
-    Writes lists in layer order 1..L into ``out = (dC0_da, delta)``. With ``fused=False`` the
-    three chain-rule factors stay separate arrays (``g'`` is returned); with ``fused=True``
-    ``delta`` is computed in one step (the loss's shortcut at the output, the activation's
-    in-place backward elsewhere), and ``teach=False`` skips ``dC0/da^(L)`` where the shortcut
-    makes it unnecessary (a training step).
+    Writes lists in layer order 1..L into ``out = (dC0_da, delta)``: ``delta`` in one step (the
+    loss's shortcut at the output, the activation's in-place backward elsewhere), and
+    ``teach=False`` skips ``dC0/da^(L)`` where the shortcut makes it unnecessary (a training step).
+    The article's algorithm with the three chain-rule factors kept apart, for explaining, is
+    :func:`chainrule.article.backward` with ``fused=False``.
     """
     L = net.L
     dC0_da, delta = out
-    g_prime: list[np.ndarray] | None = None if fused else [None] * L  # type: ignore[list-item]
     Ws, gs, zs, as_ = net.W._values, net.g._values, trace.z._values, trace.a._values
-    shortcut = fused and loss.fused_delta(gs[L - 1], as_[L], Y, out=delta[L - 1]) is not None
+    shortcut = loss.fused_delta(gs[L - 1], as_[L], Y, out=delta[L - 1]) is not None
     da = loss.dC0_da(as_[L], Y, out=dC0_da[L - 1]) if teach or not shortcut else None
     for l in range(L, 0, -1):
-        g, z, a, d = gs[l - 1], zs[l - 1], as_[l], delta[l - 1]
-        if fused:
-            if not (l == L and shortcut):
-                g.backward(z, a, da, out=d)
-        elif g.elementwise:
-            gp = g.g_prime(z, a)
-            g_prime[l - 1] = gp  # type: ignore[index]
-            np.multiply(da, gp, out=d)
-        else:
-            J = g.jacobian(z, a)
-            g_prime[l - 1] = J  # type: ignore[index]
-            np.einsum("nm,nmj->nj", da, J, out=d)
+        if not (l == L and shortcut):
+            gs[l - 1].backward(zs[l - 1], as_[l], da, out=delta[l - 1])
         if l > 1:
-            da = np.matmul(d, Ws[l - 1], out=dC0_da[l - 2])
-    return dC0_da, delta, g_prime
+            da = np.matmul(delta[l - 1], Ws[l - 1], out=dC0_da[l - 2])
+    return dC0_da, delta
 
 
 def _gradients(
@@ -80,7 +69,6 @@ def _gradients(
     *,
     per_sample: bool,
     w: np.ndarray | None,
-    fused: bool,
     check: bool = False,
     out: Workspace | None = None,
     teach: bool = True,
@@ -98,7 +86,7 @@ def _gradients(
     training loop passes ``out=workspace(...)`` to reuse one block for every step instead (and
     ``teach=False``: the arrays only explaining needs may be left unfilled).
     """
-    if fused and not per_sample:
+    if not per_sample:
         plan = compiled_plan(net, loss, X.shape[0])
         if plan is not None:
             if plan[2]:  # the whole pass compiled: a NaN or inf in Y shows in C, scanned only then
@@ -117,12 +105,12 @@ def _gradients(
     if per_sample:
         outer, threads = compiled_outer_products()
         with threads:
-            return _per_sample_gradients(net, X, Y, loss, fused, check, out, outer)
+            return _per_sample_gradients(net, X, Y, loss, check, out, outer)
     n, L = X.shape[0], net.L
     ws = _result_space(net, n) if out is None else out
     dW, db = ws.dW, ws.db
     trace = net._forward(X, check=check, out=ws.za)
-    dC0_da, delta, g_prime = _backward(net, trace, Y, loss, fused, out=(ws.dC0_da, ws.delta), teach=teach)
+    dC0_da, delta = _backward(net, trace, Y, loss, out=(ws.dC0_da, ws.delta), teach=teach)
     C0 = loss.C0(trace.a[L], Y, trace.z[L])
     # dC/dW = sum_i s_i delta_i a_prev_i^T with s_i = 1/n (the article's mean) or w_i / sum w;
     # s is applied to delta (n x n_l), the smallest array of the product
@@ -136,7 +124,7 @@ def _gradients(
         if net.b is not None:
             np.add.reduce(d_mean, axis=0, out=db[l])
     C = np.add.reduce(C0) / n if s is None else s[:, 0] @ C0
-    return Gradients(**_parts(net, trace, C0, dC0_da, delta, dW, db, g_prime), C=float(C), per_sample=False, loss=loss)
+    return Gradients(**_parts(net, trace, C0, dC0_da, delta, dW, db), C=float(C), per_sample=False, loss=loss)
 
 
 def _per_sample_gradients(
@@ -144,7 +132,6 @@ def _per_sample_gradients(
     X: np.ndarray,
     Y: np.ndarray,
     loss: Loss,
-    fused: bool,
     check: bool,
     out: Workspace | None,
     outer: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None,
@@ -155,7 +142,7 @@ def _per_sample_gradients(
     ws = workspace(net, n, per_sample=True) if out is None else out
     dW, db = ws.dW, ws.db
     trace = net._forward(X, check=check, out=ws.za)
-    dC0_da, delta, g_prime = _backward(net, trace, Y, loss, fused, out=(ws.dC0_da, ws.delta))
+    dC0_da, delta = _backward(net, trace, Y, loss, out=(ws.dC0_da, ws.delta))
     C0 = loss.C0(trace.a[L], Y, trace.z[L])
     for l, (d, a_prev, gW) in enumerate(zip(delta, trace.a._values, dW)):
         if outer is None:
@@ -165,7 +152,7 @@ def _per_sample_gradients(
         if net.b is not None:
             np.copyto(db[l], d)
     C = np.add.reduce(C0) / n
-    return Gradients(**_parts(net, trace, C0, dC0_da, delta, dW, db, g_prime), C=float(C), per_sample=True, loss=loss)
+    return Gradients(**_parts(net, trace, C0, dC0_da, delta, dW, db), C=float(C), per_sample=True, loss=loss)
 
 
 def _compiled_gradients(
