@@ -362,7 +362,8 @@ class PoissonDeviance(Loss):
         return xp.sum(ylogy - Y * log_a - Y + a, axis=1)
 
     def dC0_da_xp(self, a: Any, Y: Any, xp: Any) -> Any:
-        return 1 - xp.where(Y != 0, Y / xp.where(Y != 0, a, xp.ones_like(a)), xp.zeros_like(a))
+        with np.errstate(divide="ignore"):  # y > 0 and a = 0: -inf, shown as it is (NumPy would warn)
+            return 1 - xp.where(Y != 0, Y / xp.where(Y != 0, a, xp.ones_like(a)), xp.zeros_like(a))
 
     def fused_delta_xp(self, g: Activation, a: Any, Y: Any, xp: Any) -> Any | None:
         return a - Y if isinstance(g, Exp) else None
