@@ -80,7 +80,7 @@ except ImportError as exc:  # pragma: no cover - the extra is missing
 
 from . import article
 from ._sklearn_solvers import AdamSolver, SGDSolver, _penalize, _placed
-from ._validation import all_finite, as_bool, as_float, as_int, as_sample_weight
+from ._validation import as_bool, as_float, as_int, as_sample_weight
 from .activations import ACTIVATIONS
 from .backprop import Gradients, gradients
 from .engine.paths import _gradients, workspace
@@ -89,7 +89,7 @@ from .explain import Explanation, explain
 from .interop import SKLEARN_ACTIVATIONS as _SKLEARN_ACTIVATIONS
 from .losses import Loss, get_loss
 from .network import Network, parameter_views
-from .train import _verbose
+from .train import _clone, _finite, _verbose
 
 __all__ = ["InputTypeError", "MLPClassifier", "MLPRegressor"]
 
@@ -148,19 +148,6 @@ def _to_numpy(a: Any) -> Any:
 def _params(net: Network) -> Any:
     """The network's parameter vector: NumPy's ``_flat``, or an ArrayNetwork's ``_vector`` in its library."""
     return net._flat if net._flat is not None else net._vector  # type: ignore[attr-defined]
-
-
-def _copy(a: Any) -> Any:
-    """A copy of the array ``a`` in its own library and device."""
-    return a.copy() if isinstance(a, np.ndarray) else array_namespace(a).asarray(a, copy=True)
-
-
-def _finite(a: Any) -> bool:
-    """Whether every entry of the array ``a`` (of any library) is finite: a wait for its device."""
-    if isinstance(a, np.ndarray):
-        return all_finite(a)
-    xp = array_namespace(a)
-    return bool(xp.all(xp.isfinite(a)))
 
 
 def _holds(values: Any, views: tuple[np.ndarray, ...]) -> bool:
@@ -654,7 +641,7 @@ class _BaseMLP(BaseEstimator):
             self.best_validation_score_ = -np.inf
         best = getattr(self, "_best_parameters", None)
         if best is None or tuple(best.shape) != tuple(p.shape):
-            self._best_parameters = _copy(p)
+            self._best_parameters = _clone(p)
         else:
             self._best_parameters = _placed(best, p)
         early_stopping = self.early_stopping
@@ -697,7 +684,7 @@ class _BaseMLP(BaseEstimator):
         sample_idx = np.arange(n)
         # the weights before the last step (NumPy checks each batch's loss) or before the epoch (on a
         # device, checked once per epoch): kept when training diverges
-        previous = _copy(p)
+        previous = _clone(p)
         diverged = ""
         try:
             self.n_iter_ = 0

@@ -263,10 +263,12 @@ def _assign(target: Any, source: Any) -> None:
 
 
 def _clone(p: Any) -> Any:
+    """A copy of the array ``p`` in its own library and on its device."""
     return p.copy() if isinstance(p, np.ndarray) else array_namespace(p).asarray(p, copy=True)
 
 
 def _finite(p: Any) -> bool:
+    """Whether every entry of the array ``p`` (of any library) is finite: a wait for its device."""
     if isinstance(p, np.ndarray):
         return all_finite(p)
     xp = array_namespace(p)
