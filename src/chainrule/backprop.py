@@ -26,8 +26,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ._memory import TooLargeError, out_of_memory
 from ._validation import as_bool, as_inputs, as_sample_weight, as_targets
 from .engine.paths import Workspace, _cost, _gradients, workspace
@@ -41,16 +39,31 @@ __all__ = ["Gradients", "MissingPartError", "Workspace", "cost", "gradients", "w
 
 
 def _prepare(
-    net: Network, X: Any, Y: Any, loss: str | Loss, sample_weight: Any = None, finite_targets: bool = True
-) -> tuple[np.ndarray, np.ndarray, Loss, np.ndarray | None]:
+    net: Network,
+    X: Any,
+    Y: Any,
+    loss: str | Loss,
+    sample_weight: Any = None,
+    finite_targets: bool = True,
+    arrays: bool = False,
+) -> tuple[Any, Any, Loss, Any]:
     """Validate everything once at the public edge; what follows trusts it.
 
     NaN and inf in ``X`` and the parameters are left to the checked forward pass that follows;
     with ``finite_targets=False`` those in ``Y`` are left to the caller (see :func:`as_targets`).
+    With ``arrays`` (an entry point that also takes networks of another array library,
+    :mod:`chainrule.arrays`), such a network's inputs are checked to be arrays of its library and
+    device, and stay there.
     """
-    require_network(net)
+    require_network(net, arrays=arrays)
     loss = get_loss(loss)
     loss.check_output(net.g[net.L])
+    if net._flat is None:  # an ArrayNetwork: arrays of its library, on its device
+        inputs, targets = net.inputs, net.targets  # type: ignore[attr-defined]
+        X = inputs(X)
+        Y = targets(Y, X.shape[0])
+        w = None if sample_weight is None else inputs(sample_weight[:, None], "sample_weight", 1)[:, 0]
+        return X, Y, loss, w
     X = as_inputs(X, net.sizes[0], net.dtype, finite=False)
     Y = as_targets(Y, X.shape[0], net.sizes[-1], net.dtype, loss.target_range, finite=finite_targets)
     w = None if sample_weight is None else as_sample_weight(sample_weight, X.shape[0], net.dtype)
@@ -123,30 +136,16 @@ def gradients(
             "sample_weight weights the mean over samples; per_sample=True returns each sample's own "
             "gradient, so the two do not combine (multiply the per-sample gradients by your weights)"
         )
-    require_network(net, arrays=True)
-    if net._flat is None:  # parameters of another library: the article's algorithm, in it
-        return _array_gradients(net, X, Y, loss, per_sample, sample_weight, fused)
-    X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight, finite_targets=not fused)
+    X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight, finite_targets=not fused, arrays=True)
     try:
+        if net._flat is None:  # parameters of another library: the article's algorithm, in it
+            return _article_gradients(net, X, Y, loss, per_sample, w, fused)
         if not fused:  # the explaining path: the article's algorithm, which keeps every chain-rule term
             net._forward(X, check=True)  # NaN or inf met on the way is named, as the engine's passes name it
             return _article_gradients(net, X, Y, loss, per_sample, w, fused)
         return _gradients(net, X, Y, loss, per_sample=per_sample, w=w, check=True, check_Y=True)
     except (MemoryError, TooLargeError):
         raise _out_of_memory(net, X.shape[0], per_sample) from None
-
-
-def _array_gradients(
-    net: Any, X: Any, Y: Any, loss: str | Loss, per_sample: bool, sample_weight: Any, fused: bool = True
-) -> Gradients:
-    """:func:`gradients` of a network whose parameters are another library's arrays
-    (:class:`chainrule.arrays.ArrayNetwork`): its inputs checked, then the article's algorithm in that library."""
-    loss = get_loss(loss)
-    loss.check_output(net.g[net.L])
-    X = net.inputs(X)
-    Y = net.targets(Y, X.shape[0])
-    w = None if sample_weight is None else net.inputs(sample_weight[:, None], "sample_weight", 1)[:, 0]
-    return _article_gradients(net, X, Y, loss, per_sample, w, fused)
 
 
 def _article_gradients(net: Any, X: Any, Y: Any, loss: Loss, per_sample: bool, w: Any, fused: bool) -> Gradients:
@@ -188,11 +187,10 @@ def cost(net: Network, X: Any, Y: Any, loss: str | Loss = "squared_error", *, sa
     >>> cost(net, [[1.0], [2.0]], [[0.0], [0.0]])   # ((1-0)^2 + (2-0)^2) / 2
     2.5
     """
-    require_network(net, arrays=True)
-    if net._flat is None:
-        return _array_gradients(net, X, Y, loss, False, sample_weight).C
-    X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight)
+    X, Y, loss, w = _prepare(net, X, Y, loss, sample_weight, arrays=True)
     try:
+        if net._flat is None:  # another library: the article's cost, in it
+            return _article_gradients(net, X, Y, loss, False, w, True).C
         return _cost(net, X, Y, loss, w, check=True)
     except (MemoryError, TooLargeError):
         raise _out_of_memory(net, X.shape[0], False, "the cost") from None

@@ -34,7 +34,7 @@ from .arrays import _to_numpy
 from .backprop import _article_gradients, _prepare, gradients
 from .errors import ChainruleError, shown
 from .gradcheck import central_difference
-from .losses import Loss, get_loss
+from .losses import Loss
 from .network import Network, require_network
 
 __all__ = ["Explanation", "Summand", "explain"]
@@ -363,13 +363,7 @@ def explain(
         if k is None:
             raise ChainruleError(f"k (the node of layer {l - 1} the weight comes from) is needed to explain a weight")
         k = _check_index("k", k, net.sizes[l - 1], f"layer {l - 1}")
-    if net._flat is None:  # another array library: its inputs, checked
-        loss = get_loss(loss)
-        loss.check_output(net.g[L])
-        X = net.inputs(X)
-        Y = net.targets(Y, X.shape[0])
-    else:
-        X, Y, loss, _ = _prepare(net, X, Y, loss)
+    X, Y, loss, _ = _prepare(net, X, Y, loss, arrays=True)
     rows = range(X.shape[0])
     if sample is not None:
         sample = _check_index("sample", sample, X.shape[0], "X", "samples")

@@ -149,8 +149,7 @@ def _other_library_gradients(net: Network, X: Any, Y: Any, loss: Any, sample_wei
     from .arrays import _to_numpy
 
     net64 = net.copy(np.float64)
-    X, Y = net64.inputs(X), net64.targets(Y, net64.inputs(X).shape[0])
-    w = None if sample_weight is None else net64.inputs(sample_weight[:, None], "sample_weight", 1)[:, 0]
+    X, Y, loss, w = _prepare(net64, X, Y, loss, sample_weight, arrays=True)
     g = gradients(net64, X, Y, loss, sample_weight=w)
     analytic = {("W", l): _to_numpy(g.dW[l]) for l in range(1, net.L + 1)}
     if g.db is not None:

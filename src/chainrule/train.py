@@ -37,7 +37,7 @@ from ._validation import all_finite, as_bool, as_float, as_int, as_seed, check_f
 from .backprop import _prepare
 from .engine.paths import Workspace, _gradients, workspace
 from .errors import ChainruleError, shown
-from .losses import LOSSES, Loss, get_loss
+from .losses import LOSSES, Loss
 from .network import Network, classes_of, require_network
 from .optim import SGD, Optimizer, get_optimizer
 
@@ -397,22 +397,17 @@ def evaluate(net: Network, X: Any, Y: Any, loss: str | Loss = "squared_error") -
     >>> r["accuracy"], r["confusion"].tolist()
     (0.6666666666666666, [[1, 0], [1, 1]])
     """
-    require_network(net, arrays=True)
+    Xv, Yv, loss_, _ = _prepare(net, X, Y, loss, arrays=True)
     if net._flat is None:  # another library: the pass and the loss computed there, the classes counted here
         from .arrays import _to_numpy
 
-        loss_ = get_loss(loss)
-        loss_.check_output(net.g[net.L])
-        Xv = net.inputs(X)
-        Yl = net.targets(Y, Xv.shape[0])
         trace, xp = net.forward(Xv), net.xp
         out: dict[str, Any] = {
-            "loss": float(xp.mean(loss_.C0_xp(trace.output, Yl, trace.z[net.L], xp))),
+            "loss": float(xp.mean(loss_.C0_xp(trace.output, Yv, trace.z[net.L], xp))),
             "n": Xv.shape[0],
         }
-        a, Yv = _to_numpy(trace.output), _to_numpy(Yl)  # (n, n_L): small beside the pass
+        a, Yv = _to_numpy(trace.output), _to_numpy(Yv)  # (n, n_L): small beside the pass
     else:
-        Xv, Yv, loss_, _ = _prepare(net, X, Y, loss)
         z, a = net._output(Xv, check=True)  # one forward pass serves the loss and the classes
         with np.errstate(over="ignore"):  # a huge but finite loss may sum to inf: that is the answer, not a warning
             out = {"loss": float(loss_.C0(a, Yv, z).mean()), "n": Xv.shape[0]}
@@ -837,11 +832,8 @@ def _other_library_steps(
     optimizer steps the network's own parameter vector there) and ``validate`` (None without validation)."""
     from . import article
 
-    loss_ = get_loss(loss)
-    loss_.check_output(net.g[net.L])
+    Xt, Yt, loss_, _ = _prepare(net, X, Y, loss, arrays=True)
     xp = net.xp
-    Xt = net.inputs(X)
-    Yt = net.targets(Y, Xt.shape[0])
     Xv = Yv = None
     if validation_fraction is not None:
         held, kept = (xp.asarray(r, device=net.device) for r in _validation_rows(Xt.shape[0], validation_fraction, rng))
