@@ -17,7 +17,14 @@ import types
 from typing import Any
 
 import numpy as np
-from array_api_compat import array_namespace, device, is_jax_namespace, is_numpy_namespace
+from array_api_compat import (
+    array_namespace,
+    device,
+    is_cupy_array,
+    is_jax_namespace,
+    is_numpy_namespace,
+    is_torch_array,
+)
 
 from . import article
 from .activations import Activation
@@ -215,11 +222,17 @@ def _check_mutable(xp: Any) -> None:
 
 
 def _to_numpy(p: Any) -> np.ndarray:
+    """``p`` as a NumPy array on the host, from any library and device (a view where it can be)."""
     if isinstance(p, np.ndarray):
         return p
-    if hasattr(p, "detach"):  # torch: off the autograd graph and the GPU
-        p = p.detach().cpu()
-    return np.asarray(p)
+    if is_torch_array(p):  # off the autograd graph and the GPU
+        return p.detach().cpu().numpy()
+    if is_cupy_array(p):  # CuPy refuses an implicit copy from the GPU
+        return p.get()
+    try:
+        return np.from_dlpack(p)
+    except (TypeError, AttributeError, RuntimeError, BufferError):
+        return np.asarray(p)
 
 
 def from_arrays(

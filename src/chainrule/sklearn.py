@@ -82,6 +82,7 @@ from . import article
 from ._sklearn_solvers import AdamSolver, SGDSolver, _penalize, _placed
 from ._validation import as_bool, as_float, as_int, as_sample_weight
 from .activations import ACTIVATIONS
+from .arrays import _to_numpy
 from .backprop import Gradients, gradients
 from .engine.paths import _gradients, workspace
 from .errors import ChainruleError, shown, unknown_name
@@ -131,18 +132,6 @@ def _other_library(X: Any) -> bool:
     from array_api_compat import is_array_api_obj
 
     return is_array_api_obj(X)
-
-
-def _to_numpy(a: Any) -> Any:
-    """``a`` as a NumPy array (from the GPU, off autograd's graph), or as it is when not an array."""
-    if isinstance(a, np.ndarray) or scipy.sparse.issparse(a) or a is None:
-        return a
-    if hasattr(a, "detach"):
-        return a.detach().cpu().numpy()
-    try:
-        return np.from_dlpack(a)
-    except (TypeError, AttributeError, RuntimeError, BufferError):
-        return np.asarray(a)
 
 
 def _params(net: Network) -> Any:
