@@ -13,6 +13,7 @@ import numpy as np
 from array_api_compat import array_namespace
 
 from . import _html
+from .arrays import _float_name
 from .errors import ChainruleError, shown
 from .layers import LayerList
 from .losses import Loss
@@ -186,7 +187,7 @@ class Gradients:
                 "p",
                 "cost C = ",
                 _html.tag("strong", self.C),
-                f", loss {self.loss.name}, per_sample={self.per_sample}, dtype {_dtype_name(self.dW[1])}",
+                f", loss {self.loss.name}, per_sample={self.per_sample}, dtype {_float_name(xp, self.dW[1].dtype)}",
             ),
         )
 
@@ -221,11 +222,6 @@ class Gradients:
             n = parts[0].shape[0]
             return xp.concat([xp.reshape(p, (n, -1)) for p in parts], axis=1)
         return xp.concat([xp.reshape(p, (-1,)) for p in parts])
-
-
-def _dtype_name(a: Any) -> str:
-    """``float32`` or ``float64``, whatever the library's dtype object calls itself."""
-    return str(a.dtype).rsplit(".", 1)[-1]  # numpy: float64; torch.float64; array_api_strict.float64
 
 
 def _parts(
