@@ -240,3 +240,19 @@ def test_a_hand_written_loop_steps_a_network_of_another_library_as_numpys(librar
         cr.ChainruleError, match=r"db\[2\] must have the shape of layer 2's parameters \(2,\); got \(3,\)"
     ):
         ours.step(theirs, g.dW, {1: g.db[1], 2: make(np.zeros(3))})
+
+
+def test_fit_in_another_library_counts_accuracy_as_numpy_does_for_one_logistic_output(library):
+    """Classification is decided and counted as for NumPy (``a > 0.5`` for one output node, 0/1
+    targets), not only for softmax: the History's accuracy columns are NumPy's."""
+    make, _, _ = library
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, 3))
+    y = (X[:, :1] + 0.3 * X[:, 1:2] > 0).astype(np.float64)
+    net = cr.Network([3, 4, 1], activation="tanh", output_activation="sigmoid", seed=0)
+    theirs = net.to(make(np.zeros(1)))
+    kw = dict(loss="binary_cross_entropy", epochs=4, batch_size=8, seed=1, verbose=0, validation_fraction=0.25)
+    h, h_ref = cr.fit(theirs, make(X), make(y), **kw), cr.fit(net, X, y, **kw)
+    assert h_ref.accuracy and h.accuracy == pytest.approx(h_ref.accuracy, abs=1e-12)
+    assert h.val_accuracy == pytest.approx(h_ref.val_accuracy, abs=1e-12)
+    np.testing.assert_allclose(h.loss, h_ref.loss, rtol=1e-10)

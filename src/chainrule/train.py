@@ -31,9 +31,10 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace
 
-from . import _html
+from . import _html, article
 from ._files import as_path
 from ._validation import all_finite, as_bool, as_float, as_int, as_seed, check_finite
+from .arrays import _to_numpy
 from .backprop import _prepare
 from .engine.paths import Workspace, _gradients, workspace
 from .errors import ChainruleError, shown
@@ -383,9 +384,13 @@ def _is_classification(Y_raw: Any, Y: np.ndarray) -> bool:
     return bool(np.isin(Y, (0, 1)).all() and (Y.sum(axis=1) == 1).all())
 
 
-def _hits(output: np.ndarray, Y: np.ndarray) -> int:
-    """How many rows are classified right."""
-    return int(np.count_nonzero(classes_of(output) == classes_of(Y)))
+def _hits(output: Any, Y: Any) -> int:
+    """How many rows are classified right (outputs and targets of any one array library, counted there)."""
+    right = classes_of(output) == classes_of(Y)
+    if isinstance(right, np.ndarray):
+        return int(np.count_nonzero(right))
+    xp = array_namespace(right)
+    return int(xp.sum(xp.astype(right, xp.int64)))
 
 
 def evaluate(net: Network, X: Any, Y: Any, loss: str | Loss = "squared_error") -> dict[str, Any]:
@@ -399,8 +404,6 @@ def evaluate(net: Network, X: Any, Y: Any, loss: str | Loss = "squared_error") -
     """
     Xv, Yv, loss_, _ = _prepare(net, X, Y, loss, arrays=True)
     if net._flat is None:  # another library: the pass and the loss computed there, the classes counted here
-        from .arrays import _to_numpy
-
         trace, xp = net.forward(Xv), net.xp
         out: dict[str, Any] = {
             "loss": float(xp.mean(loss_.C0_xp(trace.output, Yv, trace.z[net.L], xp))),
@@ -830,9 +833,8 @@ def _other_library_steps(
     the loss, whether it classifies, the number of training rows, and ``batch`` (each batch's gradient
     by :func:`chainrule.article.gradients`, in that library and on its device), ``step`` (the
     optimizer steps the network's own parameter vector there) and ``validate`` (None without validation)."""
-    from . import article
-
     Xt, Yt, loss_, _ = _prepare(net, X, Y, loss, arrays=True)
+    classification = _is_classification(Y, _to_numpy(Yt))  # as the NumPy branch decides it
     xp = net.xp
     Xv = Yv = None
     if validation_fraction is not None:
@@ -842,7 +844,6 @@ def _other_library_steps(
     elif validation_data is not None:
         Xv = net.inputs(validation_data[0], "validation X")
         Yv = net.targets(validation_data[1], Xv.shape[0])
-    classification = net.sizes[-1] > 1 and net.g[net.L].name == "softmax"
     Ws, bs_, gs = net.W.to_list(), None if net.b is None else net.b.to_list(), net.g.to_list()
     current: list[Any] = []
 
@@ -851,9 +852,7 @@ def _other_library_steps(
         Xb, Yb = xp.take(Xt, rows, axis=0), xp.take(Yt, rows, axis=0)
         g = article.gradients(Ws, bs_, gs, Xb, Yb, loss_)
         current[:] = [net.flat_gradient(g.dW, g.db)]
-        right = xp.argmax(g.a[-1], axis=1) == xp.argmax(Yb, axis=1)
-        hits = int(xp.sum(xp.astype(right, xp.int64))) if classification else 0
-        return float(g.C), hits
+        return float(g.C), _hits(g.a[-1], Yb) if classification else 0
 
     def step() -> None:
         opt.step_flat(net, current[0])
@@ -862,9 +861,7 @@ def _other_library_steps(
         g = article.gradients(Ws, bs_, gs, Xv, Yv, loss_)
         row = {"val_loss": float(g.C)}
         if classification:
-            row["val_accuracy"] = float(
-                xp.mean(xp.astype(xp.argmax(g.a[-1], axis=1) == xp.argmax(Yv, axis=1), Xv.dtype))
-            )
+            row["val_accuracy"] = _hits(g.a[-1], Yv) / Xv.shape[0]
         return row
 
     return loss_, classification, Xt.shape[0], batch, step, None if Xv is None else validate
